@@ -1,0 +1,134 @@
+//! IAM through the AWS SDK.
+
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::StatusType;
+use secrecy::SecretString;
+
+use super::{aws_error, to_system_time};
+use crate::error::{Error, Result};
+use crate::secret::AccessKey;
+use crate::services::{Iam, IamUser, KeyInfo, KeyStatus};
+
+pub struct IamClient {
+    client: Client,
+}
+
+impl IamClient {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        IamClient {
+            client: Client::new(sdk),
+        }
+    }
+}
+
+impl Iam for IamClient {
+    async fn user(&self, name: &str) -> Result<Option<IamUser>> {
+        match self.client.get_user().user_name(name).send().await {
+            Ok(out) => Ok(out.user().map(|u| IamUser {
+                name: u.user_name().to_string(),
+                arn: u.arn().to_string(),
+                path: u.path().to_string(),
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_no_such_entity_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error("GetUser", e)),
+        }
+    }
+
+    async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>> {
+        let keys = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListAccessKeys", e))?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| {
+                Some(KeyInfo {
+                    id: k.access_key_id()?.to_string(),
+                    status: match k.status() {
+                        Some(StatusType::Active) => KeyStatus::Active,
+                        _ => KeyStatus::Inactive,
+                    },
+                    created: to_system_time(k.create_date()),
+                })
+            })
+            .collect())
+    }
+
+    async fn create_key(&self, user: &str) -> Result<AccessKey> {
+        let out = self
+            .client
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateAccessKey", e))?;
+        let key = out.access_key().ok_or_else(|| Error::Aws {
+            operation: "CreateAccessKey",
+            code: None,
+            message: "the answer held no access key".to_string(),
+        })?;
+        Ok(AccessKey {
+            id: key.access_key_id().to_string(),
+            secret: SecretString::from(key.secret_access_key()),
+        })
+    }
+
+    async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<()> {
+        self.client
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateAccessKey", e))?;
+        Ok(())
+    }
+
+    async fn delete_key(&self, user: &str, key_id: &str) -> Result<()> {
+        match self
+            .client
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_no_such_entity_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws_error("DeleteAccessKey", e)),
+        }
+    }
+
+    async fn last_used(&self, key_id: &str) -> Result<Option<SystemTime>> {
+        let out = self
+            .client
+            .get_access_key_last_used()
+            .access_key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetAccessKeyLastUsed", e))?;
+        Ok(to_system_time(
+            out.access_key_last_used().and_then(|u| u.last_used_date()),
+        ))
+    }
+}

@@ -1,0 +1,70 @@
+//! The AWS SDK adapters behind the service traits, and the SDK configuration they share.
+
+mod iam;
+mod secrets_manager;
+mod sts;
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use iam::IamClient;
+pub use secrets_manager::SecretsManagerClient;
+pub use sts::StsKeyChecker;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::steps::Rotator;
+
+/// The rotator wired to the real services.
+pub type AwsRotator = Rotator<SecretsManagerClient, IamClient, StsKeyChecker>;
+
+/// Loads region, credentials and endpoints the usual way (environment, profile, Lambda role),
+/// with timeouts so that a hung call cannot eat the invocation.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::from_env()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Builds the SDK clients once, for every event the process handles.
+pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
+    Rotator::new(
+        SecretsManagerClient::new(sdk),
+        IamClient::new(sdk),
+        StsKeyChecker::new(sdk),
+        config,
+    )
+}
+
+/// An SDK failure as our error: the service's code and message, or the transport's reason.
+fn aws_error<E>(operation: &'static str, err: E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.code().map(str::to_string);
+    let message = match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    Error::Aws {
+        operation,
+        code,
+        message,
+    }
+}
+
+fn to_system_time(date: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> {
+    date.and_then(|d| SystemTime::try_from(*d).ok())
+}

@@ -1,0 +1,142 @@
+//! Secrets Manager through the AWS SDK.
+
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::Client;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{aws_error, to_system_time};
+use crate::error::Result;
+use crate::services::{AWSPENDING, SecretInfo, SecretStore, SecretVersion, StoredValue};
+
+pub struct SecretsManagerClient {
+    client: Client,
+}
+
+impl SecretsManagerClient {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        SecretsManagerClient {
+            client: Client::new(sdk),
+        }
+    }
+}
+
+impl SecretStore for SecretsManagerClient {
+    async fn describe(&self, secret_id: &str) -> Result<SecretInfo> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeSecret", e))?;
+        let mut versions: Vec<SecretVersion> = out
+            .version_ids_to_stages()
+            .into_iter()
+            .flatten()
+            .map(|(id, labels)| SecretVersion {
+                id: id.clone(),
+                labels: labels.clone(),
+            })
+            .collect();
+        versions.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(SecretInfo {
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            versions,
+        })
+    }
+
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<SecretVersion>> {
+        let pages = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(secret_id)
+            .include_deprecated(true)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListSecretVersionIds", e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.versions())
+            .filter_map(|v| {
+                Some(SecretVersion {
+                    id: v.version_id()?.to_string(),
+                    labels: v.version_stages().to_vec(),
+                })
+            })
+            .collect())
+    }
+
+    async fn value(
+        &self,
+        secret_id: &str,
+        version_id: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Option<StoredValue>> {
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .set_version_id(version_id.map(str::to_string))
+            .set_version_stage(label.map(str::to_string))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            // An empty AWSPENDING version, or a version without that label: there is no value.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception())
+                    && version_id.is_some() =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws_error("GetSecretValue", e)),
+        };
+        Ok(Some(StoredValue {
+            version_id: out.version_id().unwrap_or_default().to_string(),
+            created: to_system_time(out.created_date()),
+            text: SecretString::from(out.secret_string().unwrap_or_default()),
+        }))
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(token)
+            .secret_string(value.expose_secret())
+            .version_stages(AWSPENDING)
+            .set_rotation_token(rotation_token.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_error("PutSecretValue", e))?;
+        Ok(())
+    }
+
+    async fn move_label(
+        &self,
+        secret_id: &str,
+        label: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(label)
+            .set_move_to_version_id(to.map(str::to_string))
+            .set_remove_from_version_id(from.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateSecretVersionStage", e))?;
+        Ok(())
+    }
+}

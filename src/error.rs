@@ -1,0 +1,143 @@
+//! The one error type: every failure the rotation can report, each saying what to do next.
+
+use std::time::Duration;
+
+/// Every way a rotation step can fail.
+///
+/// Messages name the secret, user and key ids involved and what the operator should do;
+/// they never contain a secret access key. [`Error::kind`] is what Lambda reports as `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "invalid rotation event: {0}. Secrets Manager sends {{\"Step\": \"createSecret|setSecret|testSecret|finishSecret\", \"SecretId\": \"...\", \"ClientRequestToken\": \"...\"}}"
+    )]
+    InvalidEvent(String),
+
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    #[error(
+        "secret {secret} does not have rotation enabled. Turn rotation on with `aws secretsmanager rotate-secret --secret-id {secret} --rotation-lambda-arn ...`"
+    )]
+    RotationNotEnabled { secret: String },
+
+    #[error(
+        "token {token} is not a version of secret {secret}: rotation must be started by Secrets Manager (rotate-secret), which creates that version first"
+    )]
+    UnknownVersion { secret: String, token: String },
+
+    #[error(
+        "version {token} of secret {secret} is not AWSPENDING (its labels: {labels}): another rotation has taken over or this one was abandoned; start a new rotation"
+    )]
+    NotPending {
+        secret: String,
+        token: String,
+        labels: String,
+    },
+
+    #[error(
+        "the {label} value of secret {secret} is not a valid key secret: {reason}. Expected JSON like {{\"UserName\": \"...\", \"AccessKeyId\": \"...\", \"SecretAccessKey\": \"...\"}}; fix it with put-secret-value, then retry"
+    )]
+    InvalidSecret {
+        secret: String,
+        label: String,
+        reason: String,
+    },
+
+    #[error(
+        "IAM user {user} named by secret {secret} does not exist: correct UserName in the secret, then retry"
+    )]
+    UserNotFound { secret: String, user: String },
+
+    #[error(
+        "IAM user {user} (path {path}) is outside this function's scope ({allowed}); refusing to touch its keys. Move the user under the allowed path or point the secret at another user"
+    )]
+    UserOutOfScope {
+        user: String,
+        path: String,
+        allowed: String,
+    },
+
+    #[error(
+        "IAM user {user} already has 2 access keys and none can be removed safely: {blocking} is active and not held by any version of secret {secret}. If that key is no longer used, deactivate it (aws iam update-access-key --user-name {user} --access-key-id <id> --status Inactive), then retry the rotation"
+    )]
+    KeyQuota {
+        secret: String,
+        user: String,
+        blocking: String,
+    },
+
+    #[error(
+        "version {token} of secret {secret} has no value yet: createSecret must run first. Let Secrets Manager retry the rotation, or start a new one"
+    )]
+    PendingValueMissing { secret: String, token: String },
+
+    #[error(
+        "the pending key {key_id} of IAM user {user} cannot be used: {reason}. Start a new rotation so createSecret makes a fresh key"
+    )]
+    PendingKeyUnusable {
+        user: String,
+        key_id: String,
+        reason: String,
+    },
+
+    #[error(
+        "the new key {key_id} of IAM user {user} never became valid: STS still answered {last_code} after {attempts} attempts over {:.1}s. IAM can take a while to propagate a new key; raise ROTATOR_TEST_BUDGET_SECONDS (and the function timeout) if this repeats. No label was moved; the next attempt of this rotation tries the same key again", waited.as_secs_f64()
+    )]
+    KeyNeverValid {
+        user: String,
+        key_id: String,
+        attempts: u32,
+        waited: Duration,
+        last_code: String,
+    },
+
+    #[error(
+        "the new key {key_id} signs as {actual}, not as the secret's user {expected}: the secret's UserName and the key disagree; check the secret, then start a new rotation"
+    )]
+    WrongIdentity {
+        key_id: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("AWS {operation} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+    },
+}
+
+impl Error {
+    /// A short, stable name for the kind of failure: Lambda's `errorType`, the CLI's error tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::InvalidConfig(_) => "InvalidConfiguration",
+            Error::RotationNotEnabled { .. } => "RotationNotEnabled",
+            Error::UnknownVersion { .. } => "UnknownVersion",
+            Error::NotPending { .. } => "VersionNotPending",
+            Error::InvalidSecret { .. } => "InvalidSecret",
+            Error::UserNotFound { .. } => "UserNotFound",
+            Error::UserOutOfScope { .. } => "UserOutOfScope",
+            Error::KeyQuota { .. } => "KeyQuotaExceeded",
+            Error::PendingValueMissing { .. } => "PendingValueMissing",
+            Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",
+            Error::KeyNeverValid { .. } => "KeyNeverValid",
+            Error::WrongIdentity { .. } => "WrongIdentity",
+            Error::Aws { .. } => "AwsError",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}

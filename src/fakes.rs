@@ -1,0 +1,359 @@
+//! In-memory Secrets Manager, IAM and STS for the steps' unit tests. Each is a cheap handle to shared
+//! state, so a test keeps one to arrange and inspect while the rotator holds another.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
+use crate::secret::AccessKey;
+use crate::services::{
+    CheckError, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
+    SecretVersion, StoredValue,
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn fail(operation: &'static str) -> Error {
+    Error::Aws {
+        operation,
+        code: Some("InternalFailure".into()),
+        message: "injected by the test".into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeVersion {
+    pub id: String,
+    pub labels: Vec<String>,
+    pub value: Option<String>,
+    pub created: SystemTime,
+}
+
+#[derive(Debug, Default)]
+pub struct SecretsState {
+    pub rotation_enabled: bool,
+    pub versions: Vec<FakeVersion>,
+    /// PutSecretValue fails; with `put_lands_anyway` the value is stored all the same (a lost answer).
+    pub fail_put: bool,
+    pub put_lands_anyway: bool,
+    pub writes: usize,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeSecrets(pub Arc<Mutex<SecretsState>>);
+
+impl FakeSecrets {
+    pub fn state(&self) -> MutexGuard<'_, SecretsState> {
+        lock(&self.0)
+    }
+
+    pub fn value_labelled(&self, label: &str) -> Option<String> {
+        let state = self.state();
+        state
+            .versions
+            .iter()
+            .find(|v| v.labels.iter().any(|l| l == label))
+            .and_then(|v| v.value.clone())
+    }
+
+    pub fn labels_of(&self, id: &str) -> Vec<String> {
+        let state = self.state();
+        let mut labels = state
+            .versions
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| v.labels.clone())
+            .unwrap_or_default();
+        labels.sort();
+        labels
+    }
+}
+
+impl SecretStore for FakeSecrets {
+    async fn describe(&self, _secret_id: &str) -> Result<SecretInfo> {
+        let state = self.state();
+        Ok(SecretInfo {
+            rotation_enabled: state.rotation_enabled,
+            versions: state
+                .versions
+                .iter()
+                .filter(|v| !v.labels.is_empty())
+                .map(|v| SecretVersion {
+                    id: v.id.clone(),
+                    labels: v.labels.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn list_versions(&self, _secret_id: &str) -> Result<Vec<SecretVersion>> {
+        Ok(self
+            .state()
+            .versions
+            .iter()
+            .map(|v| SecretVersion {
+                id: v.id.clone(),
+                labels: v.labels.clone(),
+            })
+            .collect())
+    }
+
+    async fn value(
+        &self,
+        _secret_id: &str,
+        version_id: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Option<StoredValue>> {
+        let state = self.state();
+        let found = state.versions.iter().find(|v| {
+            version_id.is_none_or(|id| v.id == id)
+                && label.is_none_or(|l| v.labels.iter().any(|x| x == l))
+        });
+        Ok(found.and_then(|v| {
+            Some(StoredValue {
+                version_id: v.id.clone(),
+                created: Some(v.created),
+                text: SecretString::from(v.value.clone()?),
+            })
+        }))
+    }
+
+    async fn put_pending(
+        &self,
+        _secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        _rt: Option<&str>,
+    ) -> Result<()> {
+        let mut state = self.state();
+        if state.fail_put && !state.put_lands_anyway {
+            return Err(fail("PutSecretValue"));
+        }
+        state.writes += 1;
+        for v in state.versions.iter_mut() {
+            v.labels.retain(|l| l != "AWSPENDING");
+        }
+        let value = Some(value.expose_secret().to_string());
+        match state.versions.iter_mut().find(|v| v.id == token) {
+            Some(v) => {
+                v.value = value;
+                v.labels.push("AWSPENDING".into());
+            }
+            None => state.versions.push(FakeVersion {
+                id: token.into(),
+                labels: vec!["AWSPENDING".into()],
+                value,
+                created: SystemTime::now(),
+            }),
+        }
+        if state.fail_put {
+            return Err(fail("PutSecretValue"));
+        }
+        Ok(())
+    }
+
+    async fn move_label(
+        &self,
+        _secret_id: &str,
+        label: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<()> {
+        let mut state = self.state();
+        state.writes += 1;
+        if let Some(from) = from {
+            if let Some(v) = state.versions.iter_mut().find(|v| v.id == from) {
+                v.labels.retain(|l| l != label);
+                if label == "AWSCURRENT" {
+                    v.labels.push("AWSPREVIOUS".into());
+                }
+            }
+            if label == "AWSCURRENT" {
+                for v in state.versions.iter_mut().filter(|v| v.id != from) {
+                    v.labels.retain(|l| l != "AWSPREVIOUS");
+                }
+            }
+        }
+        if let Some(to) = to {
+            let v = state
+                .versions
+                .iter_mut()
+                .find(|v| v.id == to)
+                .ok_or_else(|| fail("UpdateSecretVersionStage"))?;
+            v.labels.push(label.into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeKey {
+    pub user: String,
+    pub info: KeyInfo,
+    pub secret: String,
+    pub last_used: Option<SystemTime>,
+}
+
+#[derive(Debug, Default)]
+pub struct IamState {
+    pub users: Vec<IamUser>,
+    pub keys: Vec<FakeKey>,
+    pub made: usize,
+    pub writes: usize,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeIam(pub Arc<Mutex<IamState>>);
+
+impl FakeIam {
+    pub fn state(&self) -> MutexGuard<'_, IamState> {
+        lock(&self.0)
+    }
+
+    pub fn add_user(&self, name: &str, path: &str) {
+        self.state().users.push(IamUser {
+            name: name.into(),
+            arn: format!("arn:aws:iam::123456789012:user{path}{name}"),
+            path: path.into(),
+        });
+    }
+
+    /// The user's keys as `(id, status)`, oldest first.
+    pub fn keys_of(&self, user: &str) -> Vec<(String, KeyStatus)> {
+        self.state()
+            .keys
+            .iter()
+            .filter(|k| k.user == user)
+            .map(|k| (k.info.id.clone(), k.info.status))
+            .collect()
+    }
+}
+
+impl Iam for FakeIam {
+    async fn user(&self, name: &str) -> Result<Option<IamUser>> {
+        Ok(self.state().users.iter().find(|u| u.name == name).cloned())
+    }
+
+    async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>> {
+        Ok(self
+            .state()
+            .keys
+            .iter()
+            .filter(|k| k.user == user)
+            .map(|k| k.info.clone())
+            .collect())
+    }
+
+    async fn create_key(&self, user: &str) -> Result<AccessKey> {
+        let mut state = self.state();
+        if state.keys.iter().filter(|k| k.user == user).count() >= 2 {
+            return Err(Error::Aws {
+                operation: "CreateAccessKey",
+                code: Some("LimitExceeded".into()),
+                message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
+            });
+        }
+        state.made += 1;
+        state.writes += 1;
+        let id = format!("AKIAFAKE{:04}", state.made);
+        let secret = format!("fake-secret-{:04}-xxxxxxxxxxxxxxxxxxxxxxxxxx", state.made);
+        state.keys.push(FakeKey {
+            user: user.into(),
+            info: KeyInfo {
+                id: id.clone(),
+                status: KeyStatus::Active,
+                created: Some(SystemTime::now()),
+            },
+            secret: secret.clone(),
+            last_used: None,
+        });
+        Ok(AccessKey {
+            id,
+            secret: SecretString::from(secret),
+        })
+    }
+
+    async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<()> {
+        let mut state = self.state();
+        state.writes += 1;
+        let key = state
+            .keys
+            .iter_mut()
+            .find(|k| k.user == user && k.info.id == key_id)
+            .ok_or_else(|| fail("UpdateAccessKey"))?;
+        key.info.status = KeyStatus::Inactive;
+        Ok(())
+    }
+
+    async fn delete_key(&self, user: &str, key_id: &str) -> Result<()> {
+        let mut state = self.state();
+        state.writes += 1;
+        state
+            .keys
+            .retain(|k| !(k.user == user && k.info.id == key_id));
+        Ok(())
+    }
+
+    async fn last_used(&self, key_id: &str) -> Result<Option<SystemTime>> {
+        Ok(self
+            .state()
+            .keys
+            .iter()
+            .find(|k| k.info.id == key_id)
+            .and_then(|k| k.last_used))
+    }
+}
+
+/// STS: answers with the owner's ARN, after refusing each key `refusals` times as IAM does at first.
+#[derive(Clone)]
+pub struct FakeSts {
+    pub iam: FakeIam,
+    pub refusals: Arc<Mutex<u32>>,
+    pub calls: Arc<Mutex<u32>>,
+}
+
+impl FakeSts {
+    pub fn new(iam: FakeIam) -> Self {
+        FakeSts {
+            iam,
+            refusals: Arc::default(),
+            calls: Arc::default(),
+        }
+    }
+}
+
+impl KeyChecker for FakeSts {
+    async fn caller_arn(&self, key: &AccessKey) -> Result<String, CheckError> {
+        *lock(&self.calls) += 1;
+        {
+            let mut refusals = lock(&self.refusals);
+            if *refusals > 0 {
+                *refusals -= 1;
+                return Err(CheckError::NotYetValid {
+                    code: "InvalidClientTokenId".into(),
+                });
+            }
+        }
+        let state = self.iam.state();
+        let owner = state
+            .keys
+            .iter()
+            .find(|k| k.info.id == key.id && k.secret == key.secret.expose_secret())
+            .map(|k| k.user.clone())
+            .ok_or(CheckError::NotYetValid {
+                code: "InvalidClientTokenId".into(),
+            })?;
+        let user = state
+            .users
+            .iter()
+            .find(|u| u.name == owner)
+            .ok_or(CheckError::NotYetValid {
+                code: "InvalidClientTokenId".into(),
+            })?;
+        Ok(user.arn.clone())
+    }
+}

@@ -1,0 +1,75 @@
+//! The Lambda handler: turns an invocation into a rotation step and its result into Lambda's.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tracing::error;
+
+use crate::error::Error;
+use crate::event::RotationEvent;
+use crate::services::{Iam, KeyChecker, SecretStore};
+use crate::steps::Rotator;
+
+/// Time kept back from the invocation's deadline to report a failure before Lambda kills us.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Handles one invocation. Errors reach Lambda with their kind as `errorType`.
+pub async fn handle<S, I, K>(
+    rotator: &Rotator<S, I, K>,
+    invocation: LambdaEvent<Value>,
+) -> Result<(), Error>
+where
+    S: SecretStore,
+    I: Iam,
+    K: KeyChecker,
+{
+    let deadline = deadline_from(
+        invocation.context.deadline,
+        SystemTime::now(),
+        Instant::now(),
+    );
+    let result = match RotationEvent::from_json(&invocation.payload) {
+        Ok(event) => rotator.run(&event, deadline).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &result {
+        error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "rotation step failed");
+    }
+    result
+}
+
+/// The instant to finish by, from Lambda's deadline in milliseconds since the epoch.
+/// Without a deadline (0, as in local runs) the test budget alone limits the step.
+pub fn deadline_from(deadline_ms: u64, now: SystemTime, now_instant: Instant) -> Instant {
+    const NO_DEADLINE: Duration = Duration::from_secs(15 * 60);
+    if deadline_ms == 0 {
+        return now_instant + NO_DEADLINE;
+    }
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    now_instant + left.saturating_sub(DEADLINE_MARGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_keeps_a_margin_before_lambdas() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let start = Instant::now();
+        let deadline = deadline_from(1_700_000_000_000 + 30_000, now, start);
+        assert_eq!(deadline - start, Duration::from_secs(28));
+    }
+
+    #[test]
+    fn a_deadline_already_passed_leaves_no_time() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let start = Instant::now();
+        assert_eq!(deadline_from(1_700_000_000_000 - 5_000, now, start), start);
+    }
+}

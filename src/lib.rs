@@ -1,0 +1,26 @@
+//! Rotates IAM user access keys through Secrets Manager's four-step rotation contract.
+//!
+//! Where to look:
+//! - [`event`]: the rotation event and its validation;
+//! - [`secret`]: the secret's JSON format;
+//! - [`steps`]: the contract check and the four steps, one module each;
+//! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
+//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it); [`config`], [`logging`], [`error`].
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod lambda;
+pub mod logging;
+pub mod secret;
+pub mod services;
+pub mod steps;
+
+#[cfg(test)]
+mod fakes;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use event::{RotationEvent, Step};
+pub use steps::{Contract, Rotator};

@@ -1,0 +1,225 @@
+//! The secret's format: the IAM user, its access key, and whatever else the owner keeps beside them.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+pub const USER_NAME: &str = "UserName";
+pub const ACCESS_KEY_ID: &str = "AccessKeyId";
+pub const SECRET_ACCESS_KEY: &str = "SecretAccessKey";
+
+/// An access key as the secret stores it. The secret half is redacted from `Debug`.
+#[derive(Clone)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One version's value: `{"UserName", "AccessKeyId", "SecretAccessKey", ...}`.
+///
+/// Fields other than those three are kept as they are, in their order, so a rotation never
+/// loses what the owner stored. A secret may hold only `UserName`: its first rotation makes the key.
+#[derive(Clone)]
+pub struct KeySecret {
+    fields: Map<String, Value>,
+    user_name: String,
+    key: Option<AccessKey>,
+}
+
+impl KeySecret {
+    /// Parses a version's value. The error says what is wrong, never what the value holds.
+    pub fn parse(text: &str) -> Result<KeySecret, String> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| format!("it is not JSON (line {}, column {})", e.line(), e.column()))?;
+        let Value::Object(fields) = value else {
+            return Err("it is JSON but not an object".to_string());
+        };
+
+        let user_name = match fields.get(USER_NAME) {
+            Some(Value::String(name)) if is_iam_user_name(name) => name.clone(),
+            Some(Value::String(name)) => {
+                return Err(format!(
+                    "{USER_NAME} {name:?} is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
+                ));
+            }
+            Some(_) => return Err(format!("{USER_NAME} is not a string")),
+            None => return Err(format!("it has no {USER_NAME}")),
+        };
+
+        let key = match (fields.get(ACCESS_KEY_ID), fields.get(SECRET_ACCESS_KEY)) {
+            (None, None) => None,
+            (Some(Value::String(id)), Some(Value::String(secret))) if !id.is_empty() => {
+                Some(AccessKey {
+                    id: id.clone(),
+                    secret: SecretString::from(secret.as_str()),
+                })
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{ACCESS_KEY_ID} and {SECRET_ACCESS_KEY} must be non-empty strings"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "it has only one of {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}; store both or neither"
+                ));
+            }
+        };
+
+        Ok(KeySecret {
+            fields,
+            user_name,
+            key,
+        })
+    }
+
+    pub fn user_name(&self) -> &str {
+        &self.user_name
+    }
+
+    pub fn key(&self) -> Option<&AccessKey> {
+        self.key.as_ref()
+    }
+
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.id.as_str())
+    }
+
+    /// The same secret holding `key` instead; every other field is unchanged.
+    pub fn with_key(&self, key: AccessKey) -> KeySecret {
+        let mut fields = self.fields.clone();
+        fields.insert(ACCESS_KEY_ID.to_string(), Value::String(key.id.clone()));
+        fields.insert(
+            SECRET_ACCESS_KEY.to_string(),
+            Value::String(key.secret.expose_secret().to_string()),
+        );
+        KeySecret {
+            fields,
+            user_name: self.user_name.clone(),
+            key: Some(key),
+        }
+    }
+
+    /// The JSON to store; it holds the secret access key, so it is wrapped as a secret too.
+    pub fn to_json(&self) -> SecretString {
+        SecretString::from(Value::Object(self.fields.clone()).to_string())
+    }
+}
+
+impl fmt::Debug for KeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySecret")
+            .field("user_name", &self.user_name)
+            .field("access_key_id", &self.key_id())
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// IAM's rule for user names: 1 to 64 of `[A-Za-z0-9+=,.@_-]`.
+fn is_iam_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    #[test]
+    fn a_full_secret_is_read() {
+        let secret = KeySecret::parse(&format!(
+            r#"{{"UserName": "ci-bot", "AccessKeyId": "AKIAOLD", "SecretAccessKey": "{SECRET}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(secret.user_name(), "ci-bot");
+        assert_eq!(secret.key_id(), Some("AKIAOLD"));
+        assert_eq!(secret.key().unwrap().secret.expose_secret(), SECRET);
+    }
+
+    #[test]
+    fn a_secret_with_only_a_user_name_is_read_without_a_key() {
+        let secret = KeySecret::parse(r#"{"UserName": "ci-bot"}"#).unwrap();
+        assert!(secret.key().is_none());
+    }
+
+    #[test]
+    fn a_new_key_replaces_the_old_and_keeps_every_other_field_in_order() {
+        let secret = KeySecret::parse(
+            r#"{"Owner": "platform", "UserName": "ci-bot", "AccessKeyId": "AKIAOLD", "SecretAccessKey": "old", "Region": "eu-west-1", "Notes": {"ticket": 42}}"#,
+        )
+        .unwrap();
+        let rotated = secret.with_key(AccessKey {
+            id: "AKIANEW".into(),
+            secret: SecretString::from(SECRET),
+        });
+        assert_eq!(
+            rotated.to_json().expose_secret(),
+            format!(
+                r#"{{"Owner":"platform","UserName":"ci-bot","AccessKeyId":"AKIANEW","SecretAccessKey":"{SECRET}","Region":"eu-west-1","Notes":{{"ticket":42}}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_access_key() {
+        let secret = KeySecret::parse(&format!(
+            r#"{{"UserName": "ci-bot", "AccessKeyId": "AKIAOLD", "SecretAccessKey": "{SECRET}"}}"#
+        ))
+        .unwrap();
+        let shown = format!("{secret:?} {:?}", secret.key());
+        assert!(shown.contains("AKIAOLD"));
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+
+    #[test]
+    fn malformed_secrets_are_refused_without_echoing_their_content() {
+        let cases = [
+            (
+                format!("UserName=ci-bot;SecretAccessKey={SECRET}"),
+                "not JSON",
+            ),
+            (format!(r#"["{SECRET}"]"#), "not an object"),
+            (
+                format!(r#"{{"AccessKeyId": "AKIA1", "SecretAccessKey": "{SECRET}"}}"#),
+                "no UserName",
+            ),
+            (
+                r#"{"UserName": 12}"#.to_string(),
+                "UserName is not a string",
+            ),
+            (
+                r#"{"UserName": "bad name/with slash"}"#.to_string(),
+                "not an IAM user name",
+            ),
+            (r#"{"UserName": ""}"#.to_string(), "not an IAM user name"),
+            (
+                format!(r#"{{"UserName": "u", "SecretAccessKey": "{SECRET}"}}"#),
+                "only one of",
+            ),
+            (
+                format!(r#"{{"UserName": "u", "AccessKeyId": 5, "SecretAccessKey": "{SECRET}"}}"#),
+                "non-empty strings",
+            ),
+        ];
+        for (text, expected) in cases {
+            let reason = KeySecret::parse(&text).unwrap_err();
+            assert!(reason.contains(expected), "{text}: {reason}");
+            assert!(!reason.contains(SECRET), "{reason}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Runs one rotation step: checks the event against Secrets Manager's contract, then calls the step.
+//!
+//! Each step lives in its own module, named after it. Every step is idempotent: Secrets Manager
+//! retries a whole rotation with the same token when any step fails.
+
+mod create_secret;
+mod finish_secret;
+mod set_secret;
+mod test_secret;
+
+use std::time::Instant;
+
+use tracing::{Instrument, info, info_span};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::event::{RotationEvent, Step};
+use crate::secret::{AccessKey, KeySecret};
+use crate::services::{
+    AWSCURRENT, AWSPENDING, Iam, IamUser, KeyChecker, SecretInfo, SecretStore, StoredValue,
+};
+
+/// The rotation engine: the three services it talks to and its settings. Built once, used for every event.
+pub struct Rotator<S, I, K> {
+    secrets: S,
+    iam: I,
+    checker: K,
+    config: Config,
+}
+
+/// How strictly to hold a rotation to Secrets Manager's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// Secrets Manager started the rotation: rotation is enabled and the token's version exists.
+    SecretsManager,
+    /// The CLI started it: rotation need not be enabled, and createSecret makes the token's version.
+    Cli,
+}
+
+impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+    pub fn new(secrets: S, iam: I, checker: K, config: Config) -> Self {
+        Rotator {
+            secrets,
+            iam,
+            checker,
+            config,
+        }
+    }
+
+    pub fn secrets(&self) -> &S {
+        &self.secrets
+    }
+
+    pub fn iam(&self) -> &I {
+        &self.iam
+    }
+
+    /// Runs `event`'s step as Secrets Manager would have it, finishing before `deadline`.
+    pub async fn run(&self, event: &RotationEvent, deadline: Instant) -> Result<()> {
+        self.run_under(event, deadline, Contract::SecretsManager)
+            .await
+    }
+
+    /// Runs `event`'s step under the given contract.
+    pub async fn run_under(
+        &self,
+        event: &RotationEvent,
+        deadline: Instant,
+        contract: Contract,
+    ) -> Result<()> {
+        let span = info_span!(
+            "rotation",
+            step = %event.step,
+            secret = %event.secret_id,
+            token = %event.token,
+        );
+        async {
+            info!("step started");
+            let info = self.secrets.describe(&event.secret_id).await?;
+            if !self.may_proceed(event, &info, contract)? {
+                return Ok(());
+            }
+            match event.step {
+                Step::CreateSecret => self.create_secret(event).await?,
+                Step::SetSecret => self.set_secret(event).await?,
+                Step::TestSecret => self.test_secret(event, deadline).await?,
+                Step::FinishSecret => self.finish_secret(event, &info).await?,
+            }
+            info!("step finished");
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Secrets Manager's contract: rotation is on, the token is a version of the secret, and that
+    /// version is AWSPENDING. `Ok(false)` when it is already AWSCURRENT: the step has nothing to do.
+    fn may_proceed(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        contract: Contract,
+    ) -> Result<bool> {
+        let secret = &event.secret_id;
+        if contract == Contract::SecretsManager && !info.rotation_enabled {
+            return Err(Error::RotationNotEnabled {
+                secret: secret.clone(),
+            });
+        }
+        let Some(version) = info.version(&event.token) else {
+            if contract == Contract::Cli && event.step == Step::CreateSecret {
+                return Ok(true);
+            }
+            return Err(Error::UnknownVersion {
+                secret: secret.clone(),
+                token: event.token.clone(),
+            });
+        };
+        // finishSecret goes on: a run that crashed after moving the label still has to retire the old key.
+        if version.has(AWSCURRENT) && event.step != Step::FinishSecret {
+            info!("version is already AWSCURRENT; nothing to do");
+            return Ok(false);
+        }
+        if !version.has(AWSPENDING) && !version.has(AWSCURRENT) {
+            return Err(Error::NotPending {
+                secret: secret.clone(),
+                token: event.token.clone(),
+                labels: if version.labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    version.labels.join(", ")
+                },
+            });
+        }
+        Ok(true)
+    }
+
+    /// The AWSCURRENT value, parsed, with the time it was stored.
+    async fn read_current(&self, secret_id: &str) -> Result<(KeySecret, StoredValue)> {
+        let stored = self
+            .secrets
+            .value(secret_id, None, Some(AWSCURRENT))
+            .await?
+            .ok_or_else(|| Error::InvalidSecret {
+                secret: secret_id.to_string(),
+                label: AWSCURRENT.to_string(),
+                reason: "it has no value".to_string(),
+            })?;
+        let secret = parse_value(secret_id, AWSCURRENT, &stored)?;
+        Ok((secret, stored))
+    }
+
+    /// The value stored under the token as AWSPENDING, if createSecret has stored one.
+    async fn read_pending(&self, event: &RotationEvent) -> Result<Option<KeySecret>> {
+        self.read_token_value(event, Some(AWSPENDING)).await
+    }
+
+    async fn read_token_value(
+        &self,
+        event: &RotationEvent,
+        label: Option<&str>,
+    ) -> Result<Option<KeySecret>> {
+        match self
+            .secrets
+            .value(&event.secret_id, Some(&event.token), label)
+            .await?
+        {
+            Some(stored) => Ok(Some(parse_value(&event.secret_id, AWSPENDING, &stored)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The token's value and its key, for the steps after createSecret, which need them there.
+    /// finishSecret reads it without the AWSPENDING label, which it takes off itself.
+    async fn read_pending_key(&self, event: &RotationEvent) -> Result<(KeySecret, AccessKey)> {
+        let label = (event.step != Step::FinishSecret).then_some(AWSPENDING);
+        let pending = self.read_token_value(event, label).await?.ok_or_else(|| {
+            Error::PendingValueMissing {
+                secret: event.secret_id.clone(),
+                token: event.token.clone(),
+            }
+        })?;
+        let key = pending.key().cloned().ok_or_else(|| Error::InvalidSecret {
+            secret: event.secret_id.clone(),
+            label: AWSPENDING.to_string(),
+            reason: "it holds no access key".to_string(),
+        })?;
+        Ok((pending, key))
+    }
+
+    /// The secret's IAM user, refused when it does not exist or lies outside the configured path.
+    async fn user_in_scope(&self, secret_id: &str, name: &str) -> Result<IamUser> {
+        let user = self
+            .iam
+            .user(name)
+            .await?
+            .ok_or_else(|| Error::UserNotFound {
+                secret: secret_id.to_string(),
+                user: name.to_string(),
+            })?;
+        if !user.path.starts_with(&self.config.user_path_prefix) {
+            return Err(Error::UserOutOfScope {
+                user: user.name,
+                path: user.path,
+                allowed: format!("IAM path {}", self.config.user_path_prefix),
+            });
+        }
+        Ok(user)
+    }
+}
+
+fn parse_value(secret_id: &str, label: &str, stored: &StoredValue) -> Result<KeySecret> {
+    use secrecy::ExposeSecret;
+    KeySecret::parse(stored.text.expose_secret()).map_err(|reason| Error::InvalidSecret {
+        secret: secret_id.to_string(),
+        label: label.to_string(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! testSecret: proves the pending key works by asking STS who it is, waiting out IAM's propagation delay.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tracing::{debug, info};
+
+use super::Rotator;
+use crate::error::{Error, Result};
+use crate::event::RotationEvent;
+use crate::services::{CheckError, Iam, KeyChecker, SecretStore};
+
+impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+    /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
+    /// it signs as exactly the secret's user (account, path and name).
+    ///
+    /// New keys are refused for several seconds after creation, so refusals are retried with
+    /// exponential backoff and jitter, within the configured budget and never past `deadline`.
+    /// Changes nothing.
+    pub(super) async fn test_secret(&self, event: &RotationEvent, deadline: Instant) -> Result<()> {
+        let (pending, key) = self.read_pending_key(event).await?;
+        let user = self
+            .user_in_scope(&event.secret_id, pending.user_name())
+            .await?;
+
+        let started = Instant::now();
+        let give_up_at = deadline.min(started + self.config.test_budget);
+        let mut delay = self.config.test_first_delay;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let remaining = give_up_at.saturating_duration_since(Instant::now());
+            let outcome = tokio::time::timeout(remaining, self.checker.caller_arn(&key))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CheckError::NotYetValid {
+                        code: "no answer before the deadline".to_string(),
+                    })
+                });
+            let code = match outcome {
+                Ok(arn) if arn == user.arn => {
+                    info!(user = %user.name, new_key_id = %key.id, attempts, "the new key works");
+                    return Ok(());
+                }
+                Ok(arn) => {
+                    return Err(Error::WrongIdentity {
+                        key_id: key.id.clone(),
+                        expected: user.arn,
+                        actual: arn,
+                    });
+                }
+                Err(CheckError::Failed(e)) => return Err(e),
+                Err(CheckError::NotYetValid { code }) => code,
+            };
+
+            let pause = jittered(delay);
+            if Instant::now() + pause >= give_up_at {
+                return Err(Error::KeyNeverValid {
+                    user: user.name,
+                    key_id: key.id.clone(),
+                    attempts,
+                    waited: started.elapsed(),
+                    last_code: code,
+                });
+            }
+            debug!(new_key_id = %key.id, attempts, code = %code, pause_ms = pause.as_millis() as u64, "the new key is not accepted yet; waiting");
+            tokio::time::sleep(pause).await;
+            delay = (delay * 2).min(self.config.test_max_delay);
+        }
+    }
+}
+
+/// Somewhere between half of `delay` and all of it, so that many rotations do not retry in step.
+fn jittered(delay: Duration) -> Duration {
+    let half = delay / 2;
+    half + rand::rng().random_range(Duration::ZERO..=half)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_all_of_the_delay() {
+        let delay = Duration::from_millis(800);
+        for _ in 0..1000 {
+            let pause = jittered(delay);
+            assert!(
+                pause >= Duration::from_millis(400) && pause <= delay,
+                "{pause:?}"
+            );
+        }
+    }
+}
