@@ -1,0 +1,328 @@
+//! Test bed: moto's server on 127.0.0.1, SDK clients pointed at it, and helpers that set up users and
+//! secrets and start rotations the way Secrets Manager does.
+#![allow(dead_code)] // each test binary uses its own share of these helpers
+
+pub mod flaky;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_iam::types::StatusType;
+use iam_key_rotator::aws::{self, AwsRotator};
+use iam_key_rotator::{Config, RotationEvent, Step};
+use serde_json::Value;
+
+/// One moto server per test binary; it exits when this process does (its stdin pipe closes).
+pub struct Moto {
+    pub endpoint: String,
+    pub rotation_lambda_arn: String,
+    _child: Child,
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start(&[]))
+}
+
+impl Moto {
+    /// Installs moto into ./.venv if needed, then starts a server with extra environment `env`.
+    pub fn start(env: &[(&str, &str)]) -> Moto {
+        let root = project_root();
+        let status = Command::new("bash")
+            .arg(root.join("scripts/venv.sh"))
+            .status()
+            .expect("bash runs scripts/venv.sh");
+        assert!(status.success(), "scripts/venv.sh could not install moto");
+
+        let mut child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tests/support/moto_server.py"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server.py starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("moto_server.py reports its endpoint");
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("moto_server.py printed {line:?}"));
+        Moto {
+            endpoint: ready["endpoint"].as_str().expect("endpoint").to_string(),
+            rotation_lambda_arn: ready["rotation_lambda_arn"]
+                .as_str()
+                .expect("function arn")
+                .to_string(),
+            _child: child,
+        }
+    }
+
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_as("test", "test").await
+    }
+
+    pub async fn sdk_config_as(&self, key_id: &str, secret: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
+            .load()
+            .await
+    }
+}
+
+/// Settings for tests: moto accepts new keys at once, so the test step need not wait long.
+pub fn test_config() -> Config {
+    Config {
+        test_budget: Duration::from_secs(10),
+        test_first_delay: Duration::from_millis(50),
+        test_max_delay: Duration::from_millis(200),
+        user_path_prefix: "/rotated/".to_string(),
+    }
+}
+
+/// A name no other test uses, so that tests can share one moto server.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A user under `/rotated/` with one key, and a secret holding it: the starting point of most tests.
+pub struct Bed {
+    pub moto: &'static Moto,
+    pub iam: aws_sdk_iam::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+    pub sdk: SdkConfig,
+    pub user: String,
+    pub secret_name: String,
+    pub secret_arn: String,
+    pub first_key: String,
+    pub first_secret: String,
+}
+
+impl Bed {
+    pub async fn new() -> Bed {
+        Bed::with_value(|user, key_id, secret| {
+            serde_json::json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": secret})
+        })
+        .await
+    }
+
+    /// Builds the secret's first value from the user name and the first key.
+    pub async fn with_value(value: impl FnOnce(&str, &str, &str) -> Value) -> Bed {
+        let moto = moto();
+        let sdk = moto.sdk_config().await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let user = unique("ci-bot");
+        iam.create_user()
+            .user_name(&user)
+            .path("/rotated/")
+            .send()
+            .await
+            .expect("CreateUser");
+        let key = iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        let key = key.access_key().expect("a key");
+        let secret_name = unique("ci-bot-key");
+        let created = sm
+            .create_secret()
+            .name(&secret_name)
+            .secret_string(value(&user, key.access_key_id(), key.secret_access_key()).to_string())
+            .send()
+            .await
+            .expect("CreateSecret");
+        Bed {
+            moto,
+            iam,
+            sm,
+            sdk,
+            user,
+            secret_name,
+            secret_arn: created.arn().expect("arn").to_string(),
+            first_key: key.access_key_id().to_string(),
+            first_secret: key.secret_access_key().to_string(),
+        }
+    }
+
+    pub fn rotator(&self) -> AwsRotator {
+        aws::rotator(&self.sdk, test_config())
+    }
+
+    /// What RotateSecret does before it calls the function: turns rotation on and adds an empty
+    /// AWSPENDING version under a fresh token. Returns the token.
+    pub async fn start_rotation(&self) -> String {
+        let token = uuid::Uuid::new_v4().to_string();
+        self.sm
+            .rotate_secret()
+            .secret_id(&self.secret_arn)
+            .client_request_token(&token)
+            .rotation_lambda_arn(&self.moto.rotation_lambda_arn)
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(90)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RotateSecret");
+        token
+    }
+
+    pub fn event(&self, step: Step, token: &str) -> RotationEvent {
+        RotationEvent {
+            step,
+            secret_id: self.secret_arn.clone(),
+            token: token.to_string(),
+            rotation_token: None,
+        }
+    }
+
+    /// Runs the four steps in order with `token`, stopping at the first failure, as Secrets Manager does.
+    pub async fn run_steps<S, I, K>(
+        &self,
+        rotator: &iam_key_rotator::Rotator<S, I, K>,
+        token: &str,
+    ) -> Result<(), iam_key_rotator::Error>
+    where
+        S: iam_key_rotator::services::SecretStore,
+        I: iam_key_rotator::services::Iam,
+        K: iam_key_rotator::services::KeyChecker,
+    {
+        for step in Step::ALL {
+            rotator
+                .run(&self.event(step, token), far_deadline())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A whole rotation: start it, then run the four steps.
+    pub async fn rotate(&self) -> String {
+        let token = self.start_rotation().await;
+        self.run_steps(&self.rotator(), &token)
+            .await
+            .expect("rotation succeeds");
+        token
+    }
+
+    /// Signs a request with the key, so that IAM records it as used.
+    pub async fn use_key(&self, key_id: &str, secret: &str) {
+        let sdk = self.moto.sdk_config_as(key_id, secret).await;
+        aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("GetCallerIdentity");
+    }
+
+    /// The user's keys as `(id, "Active"|"Inactive")`, sorted by id.
+    pub async fn keys(&self) -> Vec<(String, String)> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(&self.user)
+            .send()
+            .await
+            .expect("ListAccessKeys");
+        let mut keys: Vec<(String, String)> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key_id().unwrap_or_default().to_string(),
+                    k.status()
+                        .map(StatusType::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub async fn active_keys(&self) -> Vec<String> {
+        self.keys()
+            .await
+            .into_iter()
+            .filter(|(_, s)| s == "Active")
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// The version ids and their labels, sorted.
+    pub async fn labels(&self) -> Vec<(String, Vec<String>)> {
+        let out = self
+            .sm
+            .describe_secret()
+            .secret_id(&self.secret_arn)
+            .send()
+            .await
+            .expect("DescribeSecret");
+        let mut versions: Vec<(String, Vec<String>)> = out
+            .version_ids_to_stages()
+            .into_iter()
+            .flatten()
+            .filter(|(_, labels)| !labels.is_empty())
+            .map(|(id, labels)| {
+                let mut labels = labels.clone();
+                labels.sort();
+                (id.clone(), labels)
+            })
+            .collect();
+        versions.sort();
+        versions
+    }
+
+    /// The value under a label, parsed. Always names the label: moto's unnamed default lags behind.
+    pub async fn value(&self, label: &str) -> Value {
+        let out = self
+            .sm
+            .get_secret_value()
+            .secret_id(&self.secret_arn)
+            .version_stage(label)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetSecretValue {label}: {e:?}"));
+        serde_json::from_str(out.secret_string().expect("a string")).expect("JSON")
+    }
+
+    pub async fn version_of(&self, label: &str) -> Option<String> {
+        self.labels()
+            .await
+            .into_iter()
+            .find(|(_, l)| l.iter().any(|x| x == label))
+            .map(|(id, _)| id)
+    }
+
+    /// Everything a test compares before and after a refused step.
+    pub async fn snapshot(&self) -> (Vec<(String, String)>, Vec<(String, Vec<String>)>, Value) {
+        (
+            self.keys().await,
+            self.labels().await,
+            self.value("AWSCURRENT").await,
+        )
+    }
+}
+
+pub fn far_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(120)
+}
