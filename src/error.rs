@@ -27,6 +27,11 @@ pub enum Error {
     UnknownVersion { secret: String, token: String },
 
     #[error(
+        "a rotation of secret {secret} is in progress: version {version} is AWSPENDING. Let it finish, or cancel it with `aws secretsmanager update-secret-version-stage --secret-id {secret} --version-stage AWSPENDING --remove-from-version-id {version}`, then retry"
+    )]
+    RotationInProgress { secret: String, version: String },
+
+    #[error(
         "version {token} of secret {secret} is not AWSPENDING (its labels: {labels}): another rotation has taken over or this one was abandoned; start a new rotation"
     )]
     NotPending {
@@ -109,7 +114,38 @@ pub enum Error {
     },
 }
 
+/// What a command-line caller should make of an error: the CLI's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// The input is wrong (event, secret, configuration, scope): fix it, then retry. Exit code 3.
+    FixInput = 3,
+    /// The keys or the rotation's state need an operator (quota, unusable key). Exit code 4.
+    Operator = 4,
+    /// AWS failed or refused: often passing, so retrying may help. Exit code 5.
+    Retry = 5,
+}
+
 impl Error {
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Error::InvalidEvent(_)
+            | Error::InvalidConfig(_)
+            | Error::RotationNotEnabled { .. }
+            | Error::UnknownVersion { .. }
+            | Error::NotPending { .. }
+            | Error::InvalidSecret { .. }
+            | Error::UserNotFound { .. }
+            | Error::UserOutOfScope { .. } => Remedy::FixInput,
+            Error::RotationInProgress { .. }
+            | Error::KeyQuota { .. }
+            | Error::PendingValueMissing { .. }
+            | Error::PendingKeyUnusable { .. }
+            | Error::KeyNeverValid { .. }
+            | Error::WrongIdentity { .. } => Remedy::Operator,
+            Error::Aws { .. } => Remedy::Retry,
+        }
+    }
+
     /// A short, stable name for the kind of failure: Lambda's `errorType`, the CLI's error tag.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -118,6 +154,7 @@ impl Error {
             Error::RotationNotEnabled { .. } => "RotationNotEnabled",
             Error::UnknownVersion { .. } => "UnknownVersion",
             Error::NotPending { .. } => "VersionNotPending",
+            Error::RotationInProgress { .. } => "RotationInProgress",
             Error::InvalidSecret { .. } => "InvalidSecret",
             Error::UserNotFound { .. } => "UserNotFound",
             Error::UserOutOfScope { .. } => "UserOutOfScope",

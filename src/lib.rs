@@ -5,7 +5,8 @@
 //! - [`secret`]: the secret's JSON format;
 //! - [`steps`]: the contract check and the four steps, one module each;
 //! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
-//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it); [`config`], [`logging`], [`error`].
+//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it); [`status`]: what the CLI shows;
+//! - [`config`], [`logging`], [`error`].
 
 pub mod aws;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod lambda;
 pub mod logging;
 pub mod secret;
 pub mod services;
+pub mod status;
 pub mod steps;
 
 #[cfg(test)]

@@ -109,6 +109,13 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         }
         let Some(version) = info.version(&event.token) else {
             if contract == Contract::Cli && event.step == Step::CreateSecret {
+                // Secrets Manager would refuse to start a second rotation; so do we.
+                if let Some(pending) = info.labelled(AWSPENDING).filter(|v| !v.has(AWSCURRENT)) {
+                    return Err(Error::RotationInProgress {
+                        secret: secret.clone(),
+                        version: pending.id.clone(),
+                    });
+                }
                 return Ok(true);
             }
             return Err(Error::UnknownVersion {

@@ -1,35 +1,153 @@
-"""Runs moto's server on 127.0.0.1 for the tests and the demo, until its standard input closes.
+"""Runs moto's server on 127.0.0.1 for the tests, the demo and the benchmark, until stdin closes.
 
 Prints one line of JSON once ready: {"endpoint": ..., "rotation_lambda_arn": ...}.
-The Lambda function it registers is a stand-in so that RotateSecret behaves as on AWS
-(creates the empty AWSPENDING version and leaves the labels alone); moto never runs it.
+
+It registers a Lambda function so that RotateSecret behaves as on AWS: it creates the empty
+AWSPENDING version and calls the function once per step. Without --function-binary moto never runs
+the function (no Docker here). With it, this script plays the Lambda service: it starts that
+binary with AWS_LAMBDA_RUNTIME_API pointing at a Runtime API served here, and hands it every
+invocation of the function, so a rotation runs end to end through the real runtime interface.
 """
 
+import argparse
 import io
 import json
+import os
+import queue
+import re
+import subprocess
 import sys
+import threading
+import time
 import urllib.request
+import uuid
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+FUNCTION_NAME = "iam-key-rotator"
+
+
+class StepFailed(JsonRESTError):
+    """What RotateSecret answers when the function fails a step: Secrets Manager stops there."""
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRequestException", message)
+
+
+class LambdaService:
+    """Runs the function binary as Lambda would and serves it the Runtime API."""
+
+    def __init__(self, binary, env, log_path, invocations_path, timeout_s):
+        self.binary, self.env, self.timeout_s = binary, env, timeout_s
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.invocations_path = invocations_path
+        self.pending = queue.Queue()
+        self.running = {}
+        self.process = None
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                match = re.fullmatch(r"/2018-06-01/runtime/invocation/next", self.path)
+                if not match:
+                    return self.send_error(404)
+                call = service.pending.get()
+                service.running[call["id"]] = call
+                body = call["body"].encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", call["id"])
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(call["deadline_ms"]))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", call["arn"])
+                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                match = re.fullmatch(r"/2018-06-01/runtime/invocation/([^/]+)/(response|error)", self.path)
+                if match and match.group(1) in service.running:
+                    call = service.running.pop(match.group(1))
+                    call["outcome"] = match.group(2)
+                    call["answer"] = body.decode(errors="replace")
+                    call["done"].set()
+                elif self.path != "/2018-06-01/runtime/init/error":
+                    return self.send_error(404)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ensure_running(self):
+        if self.process is None or self.process.poll() is not None:
+            env = dict(self.env)
+            env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_port}"
+            self.process = subprocess.Popen([self.binary], env=env, stdin=subprocess.DEVNULL,
+                                            stdout=self.log, stderr=self.log)
+
+    def invoke(self, arn, body):
+        self.ensure_running()
+        event = json.loads(body) if isinstance(body, str) else body
+        call = {"id": str(uuid.uuid4()), "body": json.dumps(event), "arn": arn,
+                "deadline_ms": int(time.time() * 1000) + self.timeout_s * 1000,
+                "done": threading.Event(), "outcome": "timeout", "answer": ""}
+        started = time.monotonic()
+        self.pending.put(call)
+        call["done"].wait(self.timeout_s + 5)
+        record = {"step": event.get("Step"), "secret_id": event.get("SecretId"),
+                  "token": event.get("ClientRequestToken"), "outcome": call["outcome"],
+                  "ms": round((time.monotonic() - started) * 1000, 1)}
+        if call["outcome"] != "response":
+            try:
+                error = json.loads(call["answer"])
+            except ValueError:
+                error = {"errorType": "Timeout", "errorMessage": "no answer before the deadline"}
+            record.update(errorType=error.get("errorType"), errorMessage=error.get("errorMessage"))
+        if self.invocations_path:
+            with open(self.invocations_path, "a") as out:
+                out.write(json.dumps(record) + "\n")
+        if call["outcome"] != "response":
+            raise StepFailed(f"{record['step']} failed: {record.get('errorType')}: {record.get('errorMessage')}")
+        return call["answer"].encode()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+        self.server.shutdown()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--function-binary", help="the rotation function's bootstrap binary")
+    parser.add_argument("--function-log", help="append the function's output to this file")
+    parser.add_argument("--invocations", help="append one JSON line per invocation to this file")
+    parser.add_argument("--function-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the function")
+    parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds")
+    args = parser.parse_args()
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS picked for port 0
     endpoint = f"http://127.0.0.1:{port}"
 
-    # No Docker here: Lambda invocations become no-ops instead of container runs.
+    # No Docker here: without a bridge, Lambda invocations become no-ops instead of container runs.
     request = urllib.request.Request(
-        f"{endpoint}/moto-api/config",
+        f"{endpoint}/moto-api/config", method="POST",
         data=json.dumps({"lambda": {"use_docker": False}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
+        headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request).read()
 
     session = dict(endpoint_url=endpoint, region_name=REGION,
@@ -39,12 +157,35 @@ def main() -> None:
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("bootstrap", "")
-    function = boto3.client("lambda", **session).create_function(
-        FunctionName="iam-key-rotator", Runtime="provided.al2023", Role=role,
-        Handler="bootstrap", Code={"ZipFile": package.getvalue()})
+    function_arn = boto3.client("lambda", **session).create_function(
+        FunctionName=FUNCTION_NAME, Runtime="provided.al2023", Role=role,
+        Handler="bootstrap", Code={"ZipFile": package.getvalue()})["FunctionArn"]
 
-    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function["FunctionArn"]}), flush=True)
+    service = None
+    if args.function_binary:
+        env = {name: value for name, value in os.environ.items()
+               if name in ("PATH", "HOME", "RUST_BACKTRACE") or name.startswith(("ROTATOR_", "RUST_LOG", "AWS_LAMBDA_LOG"))}
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        })
+        env.update(item.split("=", 1) for item in args.function_env)
+        service = LambdaService(args.function_binary, env, args.function_log, args.invocations, args.timeout)
+        # With use_docker off, moto hands every invocation to its "simple" backend: catch ours there.
+        original_invoke = LambdaSimpleBackend.invoke
+
+        def invoke(self, function_name, qualifier, body, headers, response_headers):
+            if function_name in (FUNCTION_NAME, function_arn):
+                return service.invoke(function_arn, body)
+            return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke
+
+    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn}), flush=True)
     sys.stdin.read()  # returns when the parent closes the pipe or exits
+    if service:
+        service.stop()
     server.stop()
 
 

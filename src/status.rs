@@ -1,0 +1,109 @@
+//! A secret's state at a glance: its versions and labels beside its user's keys.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::secret::KeySecret;
+use crate::services::{AWSCURRENT, Iam, KeyStatus, SecretStore};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub secret_id: String,
+    pub rotation_enabled: bool,
+    /// The user AWSCURRENT names; `None` when its value is not a key secret.
+    pub user: Option<String>,
+    pub versions: Vec<VersionRow>,
+    pub keys: Vec<KeyRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionRow {
+    pub version_id: String,
+    pub labels: Vec<String>,
+    pub access_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRow {
+    pub access_key_id: String,
+    pub status: &'static str,
+    /// Seconds since the epoch.
+    pub created: Option<u64>,
+    pub last_used: Option<u64>,
+    /// The labels of the versions that hold this key; empty when the secret does not know it.
+    pub labels: Vec<String>,
+}
+
+/// Reads the secret's labelled versions and its user's keys. Changes nothing.
+pub async fn status<S: SecretStore, I: Iam>(secrets: &S, iam: &I, secret_id: &str) -> Result<Status> {
+    let info = secrets.describe(secret_id).await?;
+    let mut versions = Vec::new();
+    let mut user = None;
+    for version in &info.versions {
+        let value = secrets.value(secret_id, Some(&version.id), None).await?;
+        let parsed = value.and_then(|v| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&v.text)).ok());
+        if version.has(AWSCURRENT) {
+            user = parsed.as_ref().map(|s| s.user_name().to_string());
+        }
+        let mut labels = version.labels.clone();
+        labels.sort();
+        versions.push(VersionRow {
+            version_id: version.id.clone(),
+            labels,
+            access_key_id: parsed.and_then(|s| s.key_id().map(str::to_string)),
+        });
+    }
+    // Current first, then previous, then the rest.
+    versions.sort_by_key(|v| (label_rank(&v.labels), v.version_id.clone()));
+
+    let mut keys = Vec::new();
+    if let Some(name) = &user
+        && iam.user(name).await?.is_some()
+    {
+        for key in iam.list_keys(name).await? {
+            let labels = versions
+                .iter()
+                .filter(|v| v.access_key_id.as_deref() == Some(key.id.as_str()))
+                .flat_map(|v| v.labels.iter().cloned())
+                .collect();
+            keys.push(KeyRow {
+                last_used: iam.last_used(&key.id).await?.map(epoch_seconds),
+                access_key_id: key.id,
+                status: match key.status {
+                    KeyStatus::Active => "Active",
+                    KeyStatus::Inactive => "Inactive",
+                },
+                created: key.created.map(epoch_seconds),
+                labels,
+            });
+        }
+        keys.sort_by_key(|k| (k.created, k.access_key_id.clone()));
+    }
+
+    Ok(Status {
+        secret_id: secret_id.to_string(),
+        rotation_enabled: info.rotation_enabled,
+        user,
+        versions,
+        keys,
+    })
+}
+
+fn label_rank(labels: &[String]) -> u8 {
+    let has = |l: &str| labels.iter().any(|x| x == l);
+    if has("AWSCURRENT") {
+        0
+    } else if has("AWSPENDING") {
+        1
+    } else if has("AWSPREVIOUS") {
+        2
+    } else {
+        3
+    }
+}
+
+fn epoch_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
+}
