@@ -37,13 +37,18 @@ pub struct KeyRow {
 }
 
 /// Reads the secret's labelled versions and its user's keys. Changes nothing.
-pub async fn status<S: SecretStore, I: Iam>(secrets: &S, iam: &I, secret_id: &str) -> Result<Status> {
+pub async fn status<S: SecretStore, I: Iam>(
+    secrets: &S,
+    iam: &I,
+    secret_id: &str,
+) -> Result<Status> {
     let info = secrets.describe(secret_id).await?;
     let mut versions = Vec::new();
     let mut user = None;
     for version in &info.versions {
         let value = secrets.value(secret_id, Some(&version.id), None).await?;
-        let parsed = value.and_then(|v| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&v.text)).ok());
+        let parsed = value
+            .and_then(|v| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&v.text)).ok());
         if version.has(AWSCURRENT) {
             user = parsed.as_ref().map(|s| s.user_name().to_string());
         }
@@ -105,5 +110,7 @@ fn label_rank(labels: &[String]) -> u8 {
 }
 
 fn epoch_seconds(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }

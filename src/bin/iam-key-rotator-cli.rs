@@ -76,7 +76,10 @@ fn main() -> ExitCode {
     ))
     .ok();
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -91,7 +94,10 @@ fn main() -> ExitCode {
         Err(e) => {
             match cli.output {
                 Output::Text => eprintln!("error[{}]: {e}", e.kind()),
-                Output::Json => println!("{}", json!({"error": {"type": e.kind(), "message": e.to_string()}})),
+                Output::Json => println!(
+                    "{}",
+                    json!({"error": {"type": e.kind(), "message": e.to_string()}})
+                ),
             }
             ExitCode::from(e.remedy() as u8)
         }
@@ -100,8 +106,14 @@ fn main() -> ExitCode {
 
 /// What a command did, for printing.
 enum Report {
-    Rotated { token: String, before: Status, after: Status },
-    Stepped { event: RotationEvent },
+    Rotated {
+        token: String,
+        before: Status,
+        after: Status,
+    },
+    Stepped {
+        event: RotationEvent,
+    },
     Shown(Status),
 }
 
@@ -114,10 +126,14 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
         Command::Rotate { secret_id } => rotate(&rotator, secret_id, budget).await,
         Command::Step { event } => {
             let event = read_event(event)?;
-            rotator.run(&event, Instant::now() + budget + Duration::from_secs(60)).await?;
+            rotator
+                .run(&event, Instant::now() + budget + Duration::from_secs(60))
+                .await?;
             Ok(Report::Stepped { event })
         }
-        Command::Status { secret_id } => Ok(Report::Shown(status(rotator.secrets(), rotator.iam(), secret_id).await?)),
+        Command::Status { secret_id } => Ok(Report::Shown(
+            status(rotator.secrets(), rotator.iam(), secret_id).await?,
+        )),
     }
 }
 
@@ -135,7 +151,11 @@ async fn rotate(rotator: &AwsRotator, secret_id: &str, budget: Duration) -> Resu
         rotator.run_under(&event, deadline, Contract::Cli).await?;
     }
     let after = status(rotator.secrets(), rotator.iam(), secret_id).await?;
-    Ok(Report::Rotated { token, before, after })
+    Ok(Report::Rotated {
+        token,
+        before,
+        after,
+    })
 }
 
 fn read_event(path: &PathBuf) -> Result<RotationEvent, Error> {
@@ -152,7 +172,14 @@ fn read_event(path: &PathBuf) -> Result<RotationEvent, Error> {
 
 fn print_report(output: Output, report: &Report) {
     match (output, report) {
-        (Output::Json, Report::Rotated { token, before, after }) => println!(
+        (
+            Output::Json,
+            Report::Rotated {
+                token,
+                before,
+                after,
+            },
+        ) => println!(
             "{}",
             json!({"secret_id": after.secret_id, "token": token, "changes": changes(before, after), "before": before, "after": after})
         ),
@@ -161,7 +188,14 @@ fn print_report(output: Output, report: &Report) {
             json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
         ),
         (Output::Json, Report::Shown(status)) => println!("{}", json!(status)),
-        (Output::Text, Report::Rotated { token, before, after }) => {
+        (
+            Output::Text,
+            Report::Rotated {
+                token,
+                before,
+                after,
+            },
+        ) => {
             println!("Rotated {} (token {token})", after.secret_id);
             for change in changes(before, after) {
                 println!("  - {change}");
@@ -169,7 +203,10 @@ fn print_report(output: Output, report: &Report) {
             println!("\nBefore:\n{}\nAfter:\n{}", table(before), table(after));
         }
         (Output::Text, Report::Stepped { event }) => {
-            println!("{} done for {} (token {})", event.step, event.secret_id, event.token)
+            println!(
+                "{} done for {} (token {})",
+                event.step, event.secret_id, event.token
+            )
         }
         (Output::Text, Report::Shown(status)) => print!("{}", table(status)),
     }
@@ -179,16 +216,28 @@ fn print_report(output: Output, report: &Report) {
 fn changes(before: &Status, after: &Status) -> Vec<String> {
     let mut out = Vec::new();
     for key in &after.keys {
-        match before.keys.iter().find(|k| k.access_key_id == key.access_key_id) {
-            None => out.push(format!("created key {} ({})", key.access_key_id, key.status)),
-            Some(old) if old.status != key.status => {
-                out.push(format!("key {}: {} -> {}", key.access_key_id, old.status, key.status))
-            }
+        match before
+            .keys
+            .iter()
+            .find(|k| k.access_key_id == key.access_key_id)
+        {
+            None => out.push(format!(
+                "created key {} ({})",
+                key.access_key_id, key.status
+            )),
+            Some(old) if old.status != key.status => out.push(format!(
+                "key {}: {} -> {}",
+                key.access_key_id, old.status, key.status
+            )),
             Some(_) => {}
         }
     }
     for key in &before.keys {
-        if !after.keys.iter().any(|k| k.access_key_id == key.access_key_id) {
+        if !after
+            .keys
+            .iter()
+            .any(|k| k.access_key_id == key.access_key_id)
+        {
             out.push(format!("deleted key {}", key.access_key_id));
         }
     }
@@ -224,16 +273,30 @@ fn table(status: &Status) -> String {
             v.access_key_id.as_deref().unwrap_or("-")
         );
     }
-    out += &format!("  {:<22} {:<9} {:<8} {:<10} {}\n", "KEY", "STATUS", "AGE", "LAST USED", "HELD AS");
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+    out += &format!(
+        "  {:<22} {:<9} {:<8} {:<10} {}\n",
+        "KEY", "STATUS", "AGE", "LAST USED", "HELD AS"
+    );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     for k in &status.keys {
         out += &format!(
             "  {:<22} {:<9} {:<8} {:<10} {}\n",
             k.access_key_id,
             k.status,
-            k.created.map(|t| age(now.saturating_sub(t))).unwrap_or_else(|| "?".into()),
-            k.last_used.map(|t| age(now.saturating_sub(t)) + " ago").unwrap_or_else(|| "never".into()),
-            if k.labels.is_empty() { "(unknown to the secret)".to_string() } else { k.labels.join(",") }
+            k.created
+                .map(|t| age(now.saturating_sub(t)))
+                .unwrap_or_else(|| "?".into()),
+            k.last_used
+                .map(|t| age(now.saturating_sub(t)) + " ago")
+                .unwrap_or_else(|| "never".into()),
+            if k.labels.is_empty() {
+                "(unknown to the secret)".to_string()
+            } else {
+                k.labels.join(",")
+            }
         );
     }
     out

@@ -34,8 +34,8 @@ pub fn moto() -> &'static Moto {
 }
 
 impl Moto {
-    /// Installs moto into ./.venv if needed, then starts a server with extra environment `env`.
-    pub fn start(env: &[(&str, &str)]) -> Moto {
+    /// Installs moto into ./.venv if needed, then starts a server with extra arguments `args`.
+    pub fn start(args: &[&str]) -> Moto {
         let root = project_root();
         let status = Command::new("bash")
             .arg(root.join("scripts/venv.sh"))
@@ -45,7 +45,7 @@ impl Moto {
 
         let mut child = Command::new(root.join(".venv/bin/python"))
             .arg(root.join("tests/support/moto_server.py"))
-            .envs(env.iter().copied())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -123,7 +123,14 @@ impl Bed {
 
     /// Builds the secret's first value from the user name and the first key.
     pub async fn with_value(value: impl FnOnce(&str, &str, &str) -> Value) -> Bed {
-        let moto = moto();
+        Bed::with_value_on(moto(), value).await
+    }
+
+    /// Like `with_value`, on a server of the test's own.
+    pub async fn with_value_on(
+        moto: &'static Moto,
+        value: impl FnOnce(&str, &str, &str) -> Value,
+    ) -> Bed {
         let sdk = moto.sdk_config().await;
         let iam = aws_sdk_iam::Client::new(&sdk);
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);

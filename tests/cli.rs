@@ -1,0 +1,196 @@
+//! The command-line tool, run as a user would, against moto.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use support::{Bed, moto};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the CLI runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn rotate_runs_the_four_steps_and_reports_the_changes_as_json() {
+    let bed = Bed::new().await;
+
+    let out = cli(&[
+        "rotate",
+        "--secret-id",
+        &bed.secret_name,
+        "--output",
+        "json",
+    ]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let new_key = bed.value("AWSCURRENT").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let changes: Vec<&str> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        changes.contains(&format!("created key {new_key} (Active)").as_str()),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&format!("key {}: Active -> Inactive", bed.first_key).as_str()),
+        "{changes:?}"
+    );
+    assert_eq!(bed.active_keys().await, [new_key]);
+    assert_eq!(
+        bed.version_of("AWSCURRENT").await.as_deref(),
+        report["token"].as_str()
+    );
+    assert!(
+        !text(&out.stdout).contains(&bed.first_secret),
+        "the report never holds a secret"
+    );
+}
+
+#[tokio::test]
+async fn status_shows_keys_beside_the_versions_that_hold_them() {
+    let bed = Bed::new().await;
+    assert_eq!(
+        cli(&["rotate", "--secret-id", &bed.secret_arn])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let out = cli(&["status", "--secret-id", &bed.secret_arn]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let first_key_row = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with(&bed.first_key))
+        .expect("a row for the old key");
+    assert!(
+        first_key_row.contains("Inactive") && first_key_row.contains("AWSPREVIOUS"),
+        "{shown}"
+    );
+    let new_key = bed.value("AWSCURRENT").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_key_row = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with(&new_key))
+        .expect("a row for the new key");
+    assert!(
+        new_key_row.contains("Active") && new_key_row.contains("AWSCURRENT"),
+        "{shown}"
+    );
+
+    let json_out = cli(&["status", "--secret-id", &bed.secret_arn, "--output", "json"]);
+    let status: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(status["user"], bed.user.as_str());
+    assert_eq!(status["keys"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn step_runs_one_event_from_a_file_under_secrets_managers_contract() {
+    let bed = Bed::new().await;
+    let token = bed.start_rotation().await;
+    let file = std::env::temp_dir().join(format!("{}.json", support::unique("event")));
+    std::fs::write(
+        &file,
+        json!({"Step": "createSecret", "SecretId": bed.secret_arn, "ClientRequestToken": token})
+            .to_string(),
+    )
+    .unwrap();
+
+    let out = cli(&["step", "--event", file.to_str().unwrap()]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("createSecret done"));
+    assert_eq!(bed.keys().await.len(), 2);
+    assert!(bed.value("AWSPENDING").await["AccessKeyId"].is_string());
+}
+
+#[tokio::test]
+async fn exit_codes_tell_a_script_what_went_wrong() {
+    let bed = Bed::new().await;
+    let bad_event = std::env::temp_dir().join(format!("{}.json", support::unique("bad-event")));
+    std::fs::write(&bad_event, r#"{"Step": "deleteEverything"}"#).unwrap();
+
+    let out = cli(&["step", "--event", bad_event.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).starts_with("error[InvalidEvent]: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = cli(&[
+        "rotate",
+        "--secret-id",
+        "no-such-secret",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["type"], "AwsError");
+
+    bed.sm
+        .put_secret_value()
+        .secret_id(&bed.secret_arn)
+        .secret_string(r#"{"UserName": "admin"}"#)
+        .send()
+        .await
+        .unwrap();
+    bed.iam.create_user().user_name("admin").send().await.ok();
+    let out = cli(&["rotate", "--secret-id", &bed.secret_arn]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("error[UserOutOfScope]"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = cli(&["rotate"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["rotate", "--help"],
+        vec!["step", "--help"],
+        vec!["status", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(text(&out.stdout).contains("Exit codes:"));
+}
