@@ -3,17 +3,53 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
+# cargo-lambda finds zig (from the ziglang package) through the venv's python.
+LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
+ZIP := target/lambda/iam-key-rotator/bootstrap.zip
+EVENTS := $(wildcard events/*.json)
 
-.PHONY: help venv test lint fmt
+.PHONY: help venv tools build build-x86 package test lint demo local bench deploy
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-venv: ## Install the pinned Python tools (moto, cfn-lint, cargo-lambda, zig) into ./.venv
-	@bash scripts/venv.sh
+venv: ## Install the pinned test tools (moto, cfn-lint) into ./.venv
+	@bash scripts/venv.sh requirements.txt
 
-test: venv ## Run every test: unit, moto integration, end to end through the Lambda runtime
+tools: ## Install the pinned build tools (cargo-lambda, zig) into ./.venv
+	@bash scripts/venv.sh requirements.txt requirements-build.txt
+
+build: tools ## Build the Lambda for arm64 (Graviton): target/lambda/iam-key-rotator/bootstrap
+	$(LAMBDA) build --release --arm64 --bin iam-key-rotator
+
+build-x86: tools ## Build the Lambda for x86_64
+	$(LAMBDA) build --release --x86-64 --bin iam-key-rotator
+
+package: tools ## Build the arm64 Lambda and zip it: target/lambda/iam-key-rotator/bootstrap.zip
+	$(LAMBDA) build --release --arm64 --bin iam-key-rotator --output-format zip
+	@ls -l $(ZIP)
+
+test: venv ## Run every test (unit, moto, CLI, end to end through the Lambda runtime) and cfn-lint
 	cargo test --locked
+	$(VENV)/bin/cfn-lint template.yaml
 
-lint: venv ## cargo fmt --check, clippy with warnings as errors
+lint: venv ## cargo fmt --check, clippy with warnings as errors, cfn-lint
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+
+demo: venv ## Rotate a key end to end on a local moto, through the Lambda binary, with a before/after table
+	cargo build --locked --bin iam-key-rotator --bin iam-key-rotator-cli
+	$(PY) scripts/demo.py
+
+local: tools ## Serve the function with `cargo lambda watch` and invoke it with each file in events/
+	@$(LAMBDA) watch --only-lambda-apis & watch=$$!; trap 'kill $$watch' EXIT; sleep 5; \
+	for event in $(EVENTS); do echo "== $$event"; $(LAMBDA) invoke iam-key-rotator --data-file $$event || true; done
+
+bench: tools ## Print size, start-to-ready time, peak memory and AWS calls of the release build
+	cargo build --locked --release --bin iam-key-rotator
+	$(MAKE) --no-print-directory package
+	$(PY) scripts/bench.py
+
+deploy: ## Build and deploy with AWS SAM (needs the SAM CLI and AWS credentials)
+	sam build --beta-features
+	sam deploy --guided

@@ -128,7 +128,7 @@ class LambdaService:
         self.server.shutdown()
 
 
-def main() -> None:
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--function-binary", help="the rotation function's bootstrap binary")
     parser.add_argument("--function-log", help="append the function's output to this file")
@@ -136,8 +136,11 @@ def main() -> None:
     parser.add_argument("--function-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the function")
     parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def start(args):
+    """Starts moto and, with --function-binary, the Lambda service; returns (stop, endpoint, arn, service)."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS picked for port 0
@@ -182,11 +185,19 @@ def main() -> None:
 
         LambdaSimpleBackend.invoke = invoke
 
+    def stop():
+        if service:
+            service.stop()
+        server.stop()
+
+    return stop, endpoint, function_arn, service
+
+
+def main() -> None:
+    stop, endpoint, function_arn, _ = start(parse_args())
     print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn}), flush=True)
     sys.stdin.read()  # returns when the parent closes the pipe or exits
-    if service:
-        service.stop()
-    server.stop()
+    stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,135 @@
+"""`make bench`: figures for the release build of the rotation function.
+
+A benchmark, not a test: it prints what it measures and never fails on a figure.
+  - the size of the deployment zip (and of the bootstrap binary in it);
+  - start-to-ready: from process start to its first request for an event, median of N cold starts;
+  - one full rotation through RotateSecret against moto: its time, the AWS calls the function made
+    (by operation), and the function's peak memory (RSS).
+"""
+
+import argparse
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+from moto.core.responses import BaseResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests/support"))
+import moto_server  # noqa: E402
+
+LAMBDA_ENV = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": "us-east-1",
+              "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+def start_to_ready(binary: str, runs: int) -> list[float]:
+    """Milliseconds from spawning the binary to its first GET of the next invocation."""
+    asked = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.set()
+            time.sleep(0.2)  # hold the request; the process is killed meanwhile
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(LAMBDA_ENV, PATH=os.environ.get("PATH", ""),
+               AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}")
+    times = []
+    for _ in range(runs):
+        asked.clear()
+        started = time.perf_counter()
+        process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if asked.wait(10):
+            times.append((time.perf_counter() - started) * 1000)
+        process.kill()
+        process.wait()
+    server.shutdown()
+    return times
+
+
+def rotation(binary: str) -> dict:
+    """One cold and five warm rotations through RotateSecret, with the function's calls counted."""
+    calls = collections.Counter()
+    counting = {"on": False}
+    original = BaseResponse.call_action
+
+    def call_action(self):
+        # Only the function's own requests: it signs as "test", this script as "bench".
+        if counting["on"] and "Credential=test/" in (self.headers.get("Authorization") or ""):
+            calls[f"{self.service_name}:{self._get_action()}"] += 1
+        return original(self)
+
+    BaseResponse.call_action = call_action
+    stop, endpoint, function_arn, service = moto_server.start(moto_server.parse_args(
+        ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/"]))
+    try:
+        session = dict(endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+        iam, sm = boto3.client("iam", **session), boto3.client("secretsmanager", **session)
+        times = []
+        for run in range(6):
+            user = f"bench-{uuid.uuid4().hex[:8]}"
+            iam.create_user(UserName=user, Path="/rotated/")
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            arn = sm.create_secret(Name=f"iam-keys/{user}", SecretString=json.dumps(
+                {"UserName": user, "AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}))["ARN"]
+            counting["on"] = run == 1  # count one warm rotation
+            started = time.perf_counter()
+            sm.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn,
+                             RotationRules={"AutomaticallyAfterDays": 90})
+            times.append((time.perf_counter() - started) * 1000)
+            counting["on"] = False
+        with open(f"/proc/{service.process.pid}/status") as status:
+            peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        return {"cold_ms": times[0], "warm_ms": statistics.median(times[1:]), "calls": calls, "peak_rss_kib": peak_kib}
+    finally:
+        BaseResponse.call_action = original
+        stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=str(ROOT / "target/release/iam-key-rotator"),
+                        help="a release build for this machine (the zip's may be for another CPU)")
+    parser.add_argument("--package", default=str(ROOT / "target/lambda/iam-key-rotator/bootstrap.zip"))
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+
+    print("iam-key-rotator benchmark (targets: zip <= 5 MB, start-to-ready < 30 ms, peak RSS < 32 MB)\n")
+    if os.path.exists(args.package):
+        print(f"deployment zip          {os.path.getsize(args.package) / 1e6:6.2f} MB   {args.package}")
+    else:
+        print(f"deployment zip             n/a    (no {args.package}; run `make package`)")
+    print(f"bootstrap binary        {os.path.getsize(args.binary) / 1e6:6.2f} MB   {args.binary}")
+
+    ready = start_to_ready(args.binary, args.runs)
+    print(f"start to ready          {statistics.median(ready):6.1f} ms   median of {len(ready)} cold starts "
+          f"(min {min(ready):.1f}, max {max(ready):.1f})")
+
+    result = rotation(args.binary)
+    print(f"peak RSS of the function{result['peak_rss_kib'] / 1024:6.1f} MB   over 6 full rotations")
+    print(f"full rotation           {result['cold_ms']:6.0f} ms   first, including the cold start")
+    print(f"full rotation           {result['warm_ms']:6.0f} ms   median of 5 more, warm, against moto")
+    total = sum(result["calls"].values())
+    print(f"\nAWS calls in one full rotation: {total}")
+    for operation, count in sorted(result["calls"].items()):
+        print(f"  {count:3d}  {operation}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""`make demo`: one rotation, start to finish, with a before/after table.
+
+By default everything runs on this machine: moto's server on 127.0.0.1 stands in for IAM, STS and
+Secrets Manager, and RotateSecret invokes the built Lambda binary through the Lambda Runtime API,
+exactly as Secrets Manager invokes the deployed function.
+
+With --real-aws it uses your AWS credentials instead (AWS_PROFILE, AWS_REGION, ...): it creates a
+throw-away user under /rotated/ and a secret holding its key, rotates it with the command-line tool
+(or with your deployed function, given --function-arn), checks the result, and deletes what it made.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lambda-binary", default=str(ROOT / "target/debug/iam-key-rotator"))
+    parser.add_argument("--cli-binary", default=str(ROOT / "target/debug/iam-key-rotator-cli"))
+    parser.add_argument("--real-aws", action="store_true", help="use your AWS account instead of moto")
+    parser.add_argument("--function-arn", help="with --real-aws: rotate through this deployed function")
+    args = parser.parse_args()
+
+    moto = None
+    env = dict(os.environ, ROTATOR_USER_PATH_PREFIX="/rotated/")
+    if args.real_aws:
+        session = boto3.session.Session()
+        clients = {name: session.client(name) for name in ("iam", "secretsmanager")}
+        function_arn = args.function_arn
+    else:
+        moto = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/support/moto_server.py"), "--function-binary", args.lambda_binary,
+             "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ready = json.loads(moto.stdout.readline())
+        endpoint, function_arn = ready["endpoint"], ready["rotation_lambda_arn"]
+        print(f"moto is serving IAM, STS and Secrets Manager on {endpoint}")
+        env.update(AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+        env.pop("AWS_PROFILE", None)
+        local = dict(endpoint_url=endpoint, region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="test")
+        clients = {name: boto3.client(name, **local) for name in ("iam", "secretsmanager")}
+    iam, sm = clients["iam"], clients["secretsmanager"]
+
+    suffix = uuid.uuid4().hex[:8]
+    user, secret_name = f"demo-{suffix}", f"iam-keys/demo-{suffix}"
+    try:
+        iam.create_user(UserName=user, Path="/rotated/")
+        first = iam.create_access_key(UserName=user)["AccessKey"]
+        secret_arn = sm.create_secret(Name=secret_name, SecretString=json.dumps({
+            "UserName": user, "AccessKeyId": first["AccessKeyId"],
+            "SecretAccessKey": first["SecretAccessKey"], "Owner": "demo"}))["ARN"]
+        print(f"made IAM user {user} (path /rotated/) with key {first['AccessKeyId']}, and secret {secret_name}\n")
+
+        print("Before:")
+        print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
+        if function_arn:
+            print("RotateSecret: Secrets Manager calls the function for createSecret, setSecret, testSecret, finishSecret\n")
+            sm.rotate_secret(SecretId=secret_arn, RotationLambdaARN=function_arn,
+                             RotationRules={"AutomaticallyAfterDays": 90})
+            wait_for_rotation(sm, secret_arn)
+        else:
+            print("iam-key-rotator-cli rotate: the four steps, run by the command-line tool\n")
+            cli(args.cli_binary, env, "rotate", "--secret-id", secret_arn)
+        print("After:")
+        print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
+
+        return check(clients, iam, sm, user, secret_arn, first["AccessKeyId"], moto is None, local if moto else None)
+    finally:
+        if args.real_aws:
+            clean_up(iam, sm, user, secret_arn if "secret_arn" in locals() else None)
+        if moto:
+            moto.stdin.close()
+            moto.wait(10)
+
+
+def cli(binary: str, env: dict, *args: str) -> str:
+    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{binary} {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def wait_for_rotation(sm, secret_arn: str) -> None:
+    """On AWS, RotateSecret returns before the steps end: wait until AWSPENDING is gone."""
+    for _ in range(60):
+        stages = sm.describe_secret(SecretId=secret_arn).get("VersionIdsToStages", {})
+        if not any("AWSPENDING" in labels and "AWSCURRENT" not in labels for labels in stages.values()):
+            return
+        time.sleep(5)
+    sys.exit("the rotation did not finish within 5 minutes; look at the function's logs")
+
+
+def check(clients, iam, sm, user, secret_arn, old_key, real_aws, local) -> int:
+    current = json.loads(sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["SecretString"])
+    keys = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+    new_key = current["AccessKeyId"]
+    problems = []
+    if new_key == old_key:
+        problems.append("AWSCURRENT still holds the old key")
+    if keys.get(new_key) != "Active":
+        problems.append(f"the new key {new_key} is {keys.get(new_key, 'missing')}")
+    if keys.get(old_key) != "Inactive":
+        problems.append(f"the old key {old_key} is {keys.get(old_key, 'missing')}, not Inactive")
+    if current.get("Owner") != "demo":
+        problems.append("the secret lost its Owner field")
+
+    signing = dict(aws_access_key_id=new_key, aws_secret_access_key=current["SecretAccessKey"])
+    sts = boto3.client("sts", **(dict(local, **signing) if local else signing))
+    expected = iam.get_user(UserName=user)["User"]["Arn"]
+    arn = sts.get_caller_identity()["Arn"]
+    if arn != expected:
+        problems.append(f"the new key signs as {arn}, not {expected}")
+
+    if problems:
+        print("FAILED:\n  - " + "\n  - ".join(problems))
+        return 1
+    print(f"OK: the new key {new_key} works (STS says {arn}), the old key {old_key} is Inactive,")
+    print("    and the secret kept its other fields.")
+    return 0
+
+
+def clean_up(iam, sm, user, secret_arn) -> None:
+    for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=user)
+    if secret_arn:
+        sm.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+    print(f"deleted the demo user {user} and its secret")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
