@@ -2,7 +2,10 @@
 //! secrets and start rotations the way Secrets Manager does.
 #![allow(dead_code)] // each test binary uses its own share of these helpers
 
+pub mod faults;
 pub mod flaky;
+pub mod invariants;
+pub mod secrets_manager;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -70,6 +73,31 @@ impl Moto {
 
     pub async fn sdk_config(&self) -> SdkConfig {
         self.sdk_config_as("test", "test").await
+    }
+
+    /// A config whose requests pass through `faults`, with the SDK's standard retries (3 attempts)
+    /// but short backoff and attempt timeouts, so that fault tests run quickly.
+    pub async fn sdk_config_with_faults(&self, faults: &faults::Faults) -> SdkConfig {
+        // moto speaks plain HTTP on loopback.
+        let base = aws_smithy_http_client::Builder::new().build_http();
+        aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(faults.http_client(base))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(5))
+                    .with_max_backoff(Duration::from_millis(20)),
+            )
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_millis(400))
+                    .build(),
+            )
+            .load()
+            .await
     }
 
     pub async fn sdk_config_as(&self, key_id: &str, secret: &str) -> SdkConfig {
@@ -240,6 +268,64 @@ impl Bed {
             .expect("GetCallerIdentity");
     }
 
+    /// The ARN a request signed with this key is made as; `None` if AWS refuses the key.
+    pub async fn caller_arn(&self, key_id: &str, secret: &str) -> Option<String> {
+        let sdk = self.moto.sdk_config_as(key_id, secret).await;
+        let out = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()?;
+        out.arn().map(str::to_string)
+    }
+
+    pub async fn user_arn(&self) -> String {
+        let out = self
+            .iam
+            .get_user()
+            .user_name(&self.user)
+            .send()
+            .await
+            .expect("GetUser");
+        out.user().expect("a user").arn().to_string()
+    }
+
+    /// Every key id some version of the secret holds, labelled or not.
+    pub async fn keys_held_by_versions(&self) -> Vec<String> {
+        let versions = self
+            .sm
+            .list_secret_version_ids()
+            .secret_id(&self.secret_arn)
+            .include_deprecated(true)
+            .send()
+            .await
+            .expect("ListSecretVersionIds");
+        let mut held = Vec::new();
+        for version in versions.versions() {
+            let Some(id) = version.version_id() else {
+                continue;
+            };
+            let Ok(out) = self
+                .sm
+                .get_secret_value()
+                .secret_id(&self.secret_arn)
+                .version_id(id)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            if let Some(key) = out
+                .secret_string()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .and_then(|v| v["AccessKeyId"].as_str().map(str::to_string))
+            {
+                held.push(key);
+            }
+        }
+        held
+    }
+
     /// The user's keys as `(id, "Active"|"Inactive")`, sorted by id.
     pub async fn keys(&self) -> Vec<(String, String)> {
         let out = self
@@ -310,6 +396,19 @@ impl Bed {
             .await
             .unwrap_or_else(|e| panic!("GetSecretValue {label}: {e:?}"));
         serde_json::from_str(out.secret_string().expect("a string")).expect("JSON")
+    }
+
+    /// Like `value`, but `None` when the label has no value (an empty pending version).
+    pub async fn try_value(&self, label: &str) -> Option<Value> {
+        let out = self
+            .sm
+            .get_secret_value()
+            .secret_id(&self.secret_arn)
+            .version_stage(label)
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str(out.secret_string()?).ok()
     }
 
     pub async fn version_of(&self, label: &str) -> Option<String> {

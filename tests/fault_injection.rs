@@ -1,0 +1,115 @@
+//! Every AWS call of a rotation, failed every way AWS calls fail, with Secrets Manager's retries
+//! after it: the invariants hold after every single call, and the rotation always completes.
+//!
+//! Each test covers one kind of fault at every call point and writes its row of the matrix to
+//! target/fault-matrix/<kind>.txt; `make test` prints the matrix.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use iam_key_rotator::aws;
+use support::faults::{FaultKind, Faults};
+use support::invariants::Invariants;
+use support::secrets_manager::{Outcome, rotate};
+use support::{Bed, moto, test_config};
+
+/// Requests in a clean rotation, counted through the injector with nothing failing.
+async fn requests_in_a_rotation() -> usize {
+    let faults = Faults::default();
+    let bed = Bed::new().await;
+    let rotator = aws::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
+    faults.stop_failing();
+    faults.fail(usize::MAX, 0, FaultKind::Throttling);
+    let (outcome, _) = rotate(&bed, &rotator, &faults, 0).await;
+    assert_eq!(outcome, Outcome::Absorbed);
+    faults.requests()
+}
+
+/// Fails the requests of every call point in turn, three in a row so that the fault outlasts the
+/// SDK's own retries and reaches the rotation.
+async fn matrix_row(kind: FaultKind) {
+    let calls = requests_in_a_rotation().await;
+    let mut outcomes = BTreeMap::new();
+    let mut checks = 0;
+    for call in 1..=calls {
+        let bed = Bed::with_value(|user, id, secret| {
+            serde_json::json!({"UserName": user, "AccessKeyId": id, "SecretAccessKey": secret, "Team": "payments"})
+        })
+        .await;
+        let invariants = Arc::new(Invariants::new(bed).await);
+        let faults = Faults::default();
+        let rotator = aws::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
+        let watcher = invariants.clone();
+        faults.after_each(Arc::new(move || {
+            let watcher = watcher.clone();
+            Box::pin(async move { watcher.check_during("after a call").await })
+        }));
+
+        faults.fail(call, 3, kind);
+        let (outcome, _) = rotate(&invariants.bed, &rotator, &faults, 3).await;
+        invariants.check_completed("after the rotation").await;
+
+        let violations = invariants.violations();
+        assert!(
+            violations.is_empty(),
+            "{kind:?} at call {call}: {violations:#?}\nfaults: {:?}",
+            faults.injected()
+        );
+        assert!(
+            !faults.injected().is_empty(),
+            "{kind:?} at call {call}: nothing was injected"
+        );
+        *outcomes.entry(outcome).or_insert(0) += 1;
+        checks += *invariants.checks.lock().unwrap();
+    }
+    let row = format!(
+        "{:<18} {calls:>3} call points  {}  ({checks} invariant checks, no violation)\n",
+        format!("{kind:?}"),
+        outcomes
+            .iter()
+            .map(|(o, n)| format!("{o:?}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fault-matrix");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{kind:?}.txt")), &row).unwrap();
+    print!("{row}");
+}
+
+#[tokio::test]
+async fn throttling_at_every_call() {
+    matrix_row(FaultKind::Throttling).await;
+}
+
+#[tokio::test]
+async fn server_errors_at_every_call() {
+    matrix_row(FaultKind::ServerError).await;
+}
+
+#[tokio::test]
+async fn connection_failures_at_every_call() {
+    matrix_row(FaultKind::ConnectionFailure).await;
+}
+
+#[tokio::test]
+async fn timeouts_at_every_call() {
+    matrix_row(FaultKind::Timeout).await;
+}
+
+#[tokio::test]
+async fn lost_responses_at_every_call() {
+    matrix_row(FaultKind::LostResponse).await;
+}
+
+#[tokio::test]
+async fn the_process_dying_before_every_call() {
+    matrix_row(FaultKind::CrashBefore).await;
+}
+
+#[tokio::test]
+async fn the_process_dying_after_every_call() {
+    matrix_row(FaultKind::CrashAfter).await;
+}
