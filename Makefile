@@ -8,7 +8,7 @@ LAMBDA := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda
 ZIP := target/lambda/iam-key-rotator/bootstrap.zip
 EVENTS := $(wildcard events/*.json)
 
-.PHONY: help venv tools build build-x86 package test lint demo local bench deploy
+.PHONY: help venv tools build build-x86 package test lint fuzz soak demo local bench deploy
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -28,9 +28,19 @@ package: tools ## Build the arm64 Lambda and zip it: target/lambda/iam-key-rotat
 	$(LAMBDA) build --release --arm64 --bin iam-key-rotator --output-format zip
 	@ls -l $(ZIP)
 
-test: venv ## Run every test (unit, moto, CLI, end to end through the Lambda runtime) and cfn-lint
-	cargo test --locked
+test: venv ## Run every test (unit, moto, faults, soak, CLI, end to end) and cfn-lint; print the fault matrix
+	rm -rf target/fault-matrix
+	@# nextest runs the test binaries side by side (each with its own moto); cargo test one by one.
+	if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --locked; else cargo test --locked; fi
 	$(VENV)/bin/cfn-lint template.yaml
+	@echo; echo "Fault matrix (every call point of a rotation, each fault kind, Secrets Manager's retries after):"
+	@cat target/fault-matrix/*.txt
+
+fuzz: ## Property-test event and secret parsing with 20,000 cases each (cargo test runs 256)
+	PROPTEST_CASES=20000 cargo test --locked --lib input_properties
+
+soak: venv ## Run the soak alone, printing its figures; SOAK_SEED=n replays another seed
+	cargo test --locked --test soak -- --nocapture
 
 lint: venv ## cargo fmt --check, clippy with warnings as errors, cfn-lint
 	cargo fmt --check

@@ -74,7 +74,7 @@ def rotation(binary: str) -> dict:
         return original(self)
 
     BaseResponse.call_action = call_action
-    stop, endpoint, function_arn, service = moto_server.start(moto_server.parse_args(
+    stop, endpoint, function_arn, service, _ = moto_server.start(moto_server.parse_args(
         ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/"]))
     try:
         session = dict(endpoint_url=endpoint, region_name="us-east-1",

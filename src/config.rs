@@ -12,6 +12,8 @@ pub const TEST_FIRST_DELAY_VAR: &str = "ROTATOR_TEST_FIRST_DELAY_MS";
 pub const TEST_MAX_DELAY_VAR: &str = "ROTATOR_TEST_MAX_DELAY_MS";
 /// Only users whose IAM path starts with this are rotated.
 pub const USER_PATH_PREFIX_VAR: &str = "ROTATOR_USER_PATH_PREFIX";
+/// When set, only users carrying this tag with the secret's ARN as its value are rotated.
+pub const USER_TAG_VAR: &str = "ROTATOR_USER_TAG";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -21,6 +23,9 @@ pub struct Config {
     pub test_max_delay: Duration,
     /// An IAM path prefix such as `/rotated/`; `/` allows every user.
     pub user_path_prefix: String,
+    /// A tag key such as `iam-key-rotator:secret`: the user must carry it, valued with the
+    /// secret's ARN, so that a secret cannot be pointed at someone else's user.
+    pub user_tag: Option<String>,
 }
 
 impl Default for Config {
@@ -31,6 +36,7 @@ impl Default for Config {
             test_first_delay: Duration::from_millis(1000),
             test_max_delay: Duration::from_millis(8000),
             user_path_prefix: "/".to_string(),
+            user_tag: None,
         }
     }
 }
@@ -62,6 +68,15 @@ impl Config {
             user_path_prefix: match lookup(USER_PATH_PREFIX_VAR) {
                 Some(v) => parse_path_prefix(&v)?,
                 None => defaults.user_path_prefix,
+            },
+            user_tag: match lookup(USER_TAG_VAR) {
+                Some(v) if (1..=128).contains(&v.trim().len()) => Some(v.trim().to_string()),
+                Some(v) => {
+                    return Err(Error::InvalidConfig(format!(
+                        "{USER_TAG_VAR}={v:?} is not an IAM tag key (1 to 128 characters); set one or unset it"
+                    )));
+                }
+                None => None,
             },
         };
         if config.test_first_delay > config.test_max_delay {
@@ -119,8 +134,10 @@ mod tests {
             (TEST_FIRST_DELAY_VAR, "250"),
             (TEST_MAX_DELAY_VAR, "4000"),
             (USER_PATH_PREFIX_VAR, "/rotated/"),
+            (USER_TAG_VAR, "iam-key-rotator:secret"),
         ])
         .unwrap();
+        assert_eq!(config.user_tag.as_deref(), Some("iam-key-rotator:secret"));
         assert_eq!(config.test_budget, Duration::from_secs(30));
         assert_eq!(config.test_first_delay, Duration::from_millis(250));
         assert_eq!(config.test_max_delay, Duration::from_millis(4000));
@@ -135,6 +152,7 @@ mod tests {
             (TEST_BUDGET_VAR, "-5"),
             (TEST_MAX_DELAY_VAR, "1e3"),
             (USER_PATH_PREFIX_VAR, "rotated"),
+            (USER_TAG_VAR, ""),
         ] {
             let err = config_with(&[(name, value)]).unwrap_err();
             assert_eq!(err.kind(), "InvalidConfiguration");

@@ -74,9 +74,10 @@ impl FakeSecrets {
 }
 
 impl SecretStore for FakeSecrets {
-    async fn describe(&self, _secret_id: &str) -> Result<SecretInfo> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretInfo> {
         let state = self.state();
         Ok(SecretInfo {
+            arn: secret_id.to_string(),
             rotation_enabled: state.rotation_enabled,
             versions: state
                 .versions
@@ -219,6 +220,7 @@ impl FakeIam {
             name: name.into(),
             arn: format!("arn:aws:iam::123456789012:user{path}{name}"),
             path: path.into(),
+            tags: Vec::new(),
         });
     }
 

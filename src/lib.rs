@@ -21,6 +21,8 @@ pub mod steps;
 
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+mod input_properties;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -28,6 +28,7 @@ impl SecretVersion {
 /// What DescribeSecret tells about a secret.
 #[derive(Debug, Clone)]
 pub struct SecretInfo {
+    pub arn: String,
     pub rotation_enabled: bool,
     /// The versions that carry at least one label.
     pub versions: Vec<SecretVersion>,
@@ -93,6 +94,7 @@ pub struct IamUser {
     pub name: String,
     pub arn: String,
     pub path: String,
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,11 @@ impl Iam for IamClient {
                 name: u.user_name().to_string(),
                 arn: u.arn().to_string(),
                 path: u.path().to_string(),
+                tags: u
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
             })),
             Err(e)
                 if e.as_service_error()

@@ -40,6 +40,7 @@ impl SecretStore for SecretsManagerClient {
             .collect();
         versions.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(SecretInfo {
+            arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             versions,
         })

@@ -9,7 +9,7 @@ use super::{Rotator, parse_value};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
-use crate::services::{Iam, KeyChecker, KeyInfo, KeyStatus, SecretStore};
+use crate::services::{AWSCURRENT, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore};
 
 /// IAM lets a user hold at most this many access keys.
 pub const KEYS_PER_USER: usize = 2;
@@ -32,7 +32,11 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Guarantees: the AWSCURRENT key is never touched, and no active key unknown to this secret is
     /// deleted unless it is a leftover of a crashed attempt (see [`is_crash_leftover`]). If the
     /// key cannot be stored it is deleted again, so a failed attempt leaves no extra key.
-    pub(super) async fn create_secret(&self, event: &RotationEvent) -> Result<()> {
+    pub(super) async fn create_secret(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+    ) -> Result<()> {
         if let Some(pending) = self.read_pending(event).await? {
             info!(
                 key_id = pending.key_id(),
@@ -43,10 +47,16 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
 
         let (current, current_value) = self.read_current(&event.secret_id).await?;
         let user = self
-            .user_in_scope(&event.secret_id, current.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, current.user_name())
             .await?;
         let keys = self.iam.list_keys(&user.name).await?;
-        let known = self.keys_known_to_secret(event).await?;
+        let others: HashSet<String> = keys
+            .iter()
+            .filter(|k| Some(k.id.as_str()) != current.key_id())
+            .map(|k| k.id.clone())
+            .collect();
+        let mut known = self.keys_held_by_old_versions(event, &others).await?;
+        known.extend(current.key_id().map(str::to_string));
 
         let mut leftovers = HashSet::new();
         for key in &keys {
@@ -124,12 +134,24 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         }
     }
 
-    /// The ids of every key that some version of this secret holds, labelled or not.
-    async fn keys_known_to_secret(&self, event: &RotationEvent) -> Result<HashSet<String>> {
-        let mut known = HashSet::new();
-        for version in self.secrets.list_versions(&event.secret_id).await? {
-            if version.id == event.token {
-                continue;
+    /// Which of the `wanted` key ids some older version of this secret holds, labelled or not.
+    /// Labelled versions are read first, and reading stops once every wanted key is found, so a
+    /// secret's long history costs no calls in the usual case.
+    async fn keys_held_by_old_versions(
+        &self,
+        event: &RotationEvent,
+        wanted: &HashSet<String>,
+    ) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut versions = self.secrets.list_versions(&event.secret_id).await?;
+        versions.retain(|v| v.id != event.token && !v.has(AWSCURRENT));
+        versions.sort_by_key(|v| v.labels.is_empty());
+        for version in versions {
+            if found.len() == wanted.len() {
+                break;
             }
             let Some(stored) = self
                 .secrets
@@ -140,13 +162,18 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             };
             // An old version in another format only means we cannot vouch for its key.
             match parse_value(&event.secret_id, &version.id, &stored) {
-                Ok(secret) => known.extend(secret.key_id().map(str::to_string)),
+                Ok(secret) => found.extend(
+                    secret
+                        .key_id()
+                        .filter(|id| wanted.contains(*id))
+                        .map(str::to_string),
+                ),
                 Err(e) => {
                     warn!(version = %version.id, error = %e, "skipping a version that is not a key secret")
                 }
             }
         }
-        Ok(known)
+        Ok(found)
     }
 }
 

@@ -81,9 +81,9 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 return Ok(());
             }
             match event.step {
-                Step::CreateSecret => self.create_secret(event).await?,
-                Step::SetSecret => self.set_secret(event).await?,
-                Step::TestSecret => self.test_secret(event, deadline).await?,
+                Step::CreateSecret => self.create_secret(event, &info).await?,
+                Step::SetSecret => self.set_secret(event, &info).await?,
+                Step::TestSecret => self.test_secret(event, &info, deadline).await?,
                 Step::FinishSecret => self.finish_secret(event, &info).await?,
             }
             info!("step finished");
@@ -195,8 +195,14 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         Ok((pending, key))
     }
 
-    /// The secret's IAM user, refused when it does not exist or lies outside the configured path.
-    async fn user_in_scope(&self, secret_id: &str, name: &str) -> Result<IamUser> {
+    /// The secret's IAM user, refused when it does not exist, lies outside the configured path, or
+    /// lacks the configured tag naming this secret.
+    async fn user_in_scope(
+        &self,
+        secret_id: &str,
+        secret_arn: &str,
+        name: &str,
+    ) -> Result<IamUser> {
         let user = self
             .iam
             .user(name)
@@ -210,6 +216,15 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 user: user.name,
                 path: user.path,
                 allowed: format!("IAM path {}", self.config.user_path_prefix),
+            });
+        }
+        if let Some(tag) = &self.config.user_tag
+            && !user.tags.iter().any(|(k, v)| k == tag && v == secret_arn)
+        {
+            return Err(Error::UserOutOfScope {
+                path: user.path,
+                allowed: format!("users tagged {tag}={secret_arn}"),
+                user: user.name,
             });
         }
         Ok(user)

@@ -5,16 +5,16 @@ use tracing::info;
 use super::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
-use crate::services::{Iam, KeyChecker, KeyStatus, SecretStore};
+use crate::services::{Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore};
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Checks that the pending key exists, is Active, and belongs to the secret's user.
     ///
     /// Assumes createSecret stored a value under the token. Changes nothing.
-    pub(super) async fn set_secret(&self, event: &RotationEvent) -> Result<()> {
+    pub(super) async fn set_secret(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
         let (pending, key) = self.read_pending_key(event).await?;
         let user = self
-            .user_in_scope(&event.secret_id, pending.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, pending.user_name())
             .await?;
         let key_id = key.id.as_str();
 

@@ -8,7 +8,7 @@ use tracing::{debug, info};
 use super::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
-use crate::services::{CheckError, Iam, KeyChecker, SecretStore};
+use crate::services::{CheckError, Iam, KeyChecker, SecretInfo, SecretStore};
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
@@ -17,10 +17,15 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// New keys are refused for several seconds after creation, so refusals are retried with
     /// exponential backoff and jitter, within the configured budget and never past `deadline`.
     /// Changes nothing.
-    pub(super) async fn test_secret(&self, event: &RotationEvent, deadline: Instant) -> Result<()> {
+    pub(super) async fn test_secret(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        deadline: Instant,
+    ) -> Result<()> {
         let (pending, key) = self.read_pending_key(event).await?;
         let user = self
-            .user_in_scope(&event.secret_id, pending.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, pending.user_name())
             .await?;
 
         let started = Instant::now();

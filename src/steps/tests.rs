@@ -101,6 +101,7 @@ fn fast_config() -> Config {
         test_first_delay: Duration::from_millis(1),
         test_max_delay: Duration::from_millis(4),
         user_path_prefix: "/rotated/".into(),
+        user_tag: None,
     }
 }
 
@@ -306,6 +307,7 @@ async fn test_refuses_a_key_that_signs_as_someone_else() {
         name: "ci-bot".into(),
         arn: "arn:aws:iam::123456789012:user/rotated/ci-bot".into(),
         path: "/rotated/".into(),
+        tags: Vec::new(),
     };
     world.iam.add_user("ci-bot-impostor", "/rotated/");
     let new_key = world.keys()[1].0.clone();
@@ -453,4 +455,29 @@ async fn the_cli_may_start_a_rotation_on_a_token_secrets_manager_never_saw() {
             .unwrap();
     }
     assert_eq!(world.secrets.labels_of(TOKEN), ["AWSCURRENT"]);
+}
+
+#[tokio::test]
+async fn with_a_tag_required_only_a_user_tagged_with_this_secret_is_rotated() {
+    let mut config = fast_config();
+    config.user_tag = Some("iam-key-rotator:secret".into());
+    let world = World::with_config(config).await;
+
+    let err = world.run(Step::CreateSecret).await.unwrap_err();
+    assert_eq!(err.kind(), "UserOutOfScope");
+    assert!(err.to_string().contains("iam-key-rotator:secret"), "{err}");
+    assert_eq!(world.writes(), 0);
+
+    world.iam.state().users[0].tags = vec![(
+        "iam-key-rotator:secret".into(),
+        "arn:of:another:secret".into(),
+    )];
+    assert_eq!(
+        world.run(Step::CreateSecret).await.unwrap_err().kind(),
+        "UserOutOfScope"
+    );
+
+    world.iam.state().users[0].tags = vec![("iam-key-rotator:secret".into(), SECRET.into())];
+    world.rotate().await.unwrap();
+    assert_eq!(world.keys().len(), 2);
 }

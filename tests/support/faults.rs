@@ -1,11 +1,12 @@
 //! Fault injection under the SDK: an HTTP client that wraps the real one and makes chosen requests
 //! fail the ways AWS calls fail in production, so the SDK's own retries and our recovery both run.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -64,6 +65,9 @@ pub type AfterEach = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + 
 
 #[derive(Default)]
 struct Plan {
+    /// IAM's propagation delay: STS refuses a key for this long after it first sees it.
+    propagation_delay: Option<Duration>,
+    first_seen: HashMap<String, Instant>,
     requests: usize,
     /// Fail requests `first..first + count` this way.
     window: Option<(usize, usize, FaultKind)>,
@@ -92,6 +96,25 @@ impl Faults {
     pub fn fail_at_random(&self, seed: u64, rate: f64) {
         let mut plan = self.plan.lock().unwrap();
         plan.random = Some((StdRng::seed_from_u64(seed), rate));
+    }
+
+    /// Makes STS refuse every key with `InvalidClientTokenId` for `delay` after its first use, as
+    /// real IAM does for a new key (moto accepts new keys at once). `None` ends the delay.
+    pub fn propagation_delay(&self, delay: Option<Duration>) {
+        self.plan.lock().unwrap().propagation_delay = delay;
+    }
+
+    /// Whether STS should refuse this request's key, still propagating.
+    fn still_propagating(&self, request: &HttpRequest) -> bool {
+        let mut plan = self.plan.lock().unwrap();
+        let Some(delay) = plan.propagation_delay else {
+            return false;
+        };
+        let Some(key_id) = signing_key(request) else {
+            return false;
+        };
+        let first_seen = *plan.first_seen.entry(key_id).or_insert_with(Instant::now);
+        first_seen.elapsed() < delay
     }
 
     pub fn stop_failing(&self) {
@@ -186,6 +209,13 @@ impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let operation = operation_of(&request);
         let json_protocol = request.headers().get("x-amz-target").is_some();
+        if operation == "GetCallerIdentity" && self.faults.still_propagating(&request) {
+            return HttpConnectorFuture::ready(Ok(error_response(
+                403,
+                false,
+                "InvalidClientTokenId",
+            )));
+        }
         let fault = self.faults.decide(&operation);
         let inner = self.inner.clone();
         let faults = self.faults.clone();
@@ -246,6 +276,13 @@ fn operation_of(request: &HttpRequest) -> String {
         .find_map(|pair| pair.strip_prefix("Action="))
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// The access key id a SigV4 request is signed with.
+fn signing_key(request: &HttpRequest) -> Option<String> {
+    let authorization = request.headers().get("authorization")?;
+    let credential = authorization.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_string())
 }
 
 fn throttling_code(json_protocol: bool) -> &'static str {

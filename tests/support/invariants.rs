@@ -13,6 +13,9 @@ pub struct Invariants {
     extra: Map<String, Value>,
     violations: Mutex<Vec<String>>,
     pub checks: Mutex<usize>,
+    user_arn: String,
+    /// Keys STS has already accepted as the user: a key's owner never changes.
+    proven: Mutex<Vec<String>>,
 }
 
 impl Invariants {
@@ -27,10 +30,12 @@ impl Invariants {
             extra.remove(field);
         }
         Invariants {
+            user_arn: bed.user_arn().await,
             bed,
             extra,
             violations: Mutex::default(),
             checks: Mutex::default(),
+            proven: Mutex::default(),
         }
     }
 

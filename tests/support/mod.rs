@@ -24,6 +24,10 @@ use serde_json::Value;
 pub struct Moto {
     pub endpoint: String,
     pub rotation_lambda_arn: String,
+    /// The key the tests set things up with: moto's default, or an administrator's with --enforce-auth.
+    pub admin: (String, String),
+    /// With --enforce-auth, the key of a principal holding exactly template.yaml's policy.
+    pub function: Option<(String, String)>,
     _child: Child,
 }
 
@@ -61,7 +65,13 @@ impl Moto {
             .expect("moto_server.py reports its endpoint");
         let ready: Value = serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("moto_server.py printed {line:?}"));
+        let key = |name: &str| {
+            let pair = &ready["keys"][name];
+            Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string()))
+        };
         Moto {
+            admin: key("moto-admin").unwrap_or(("test".into(), "test".into())),
+            function: key("rotation-function"),
             endpoint: ready["endpoint"].as_str().expect("endpoint").to_string(),
             rotation_lambda_arn: ready["rotation_lambda_arn"]
                 .as_str()
@@ -72,7 +82,7 @@ impl Moto {
     }
 
     pub async fn sdk_config(&self) -> SdkConfig {
-        self.sdk_config_as("test", "test").await
+        self.sdk_config_as(&self.admin.0, &self.admin.1).await
     }
 
     /// A config whose requests pass through `faults`, with the SDK's standard retries (3 attempts)
@@ -93,7 +103,7 @@ impl Moto {
             )
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_millis(400))
+                    .operation_attempt_timeout(Duration::from_millis(250))
                     .build(),
             )
             .load()
@@ -117,6 +127,7 @@ pub fn test_config() -> Config {
         test_first_delay: Duration::from_millis(50),
         test_max_delay: Duration::from_millis(200),
         user_path_prefix: "/rotated/".to_string(),
+        user_tag: None,
     }
 }
 
@@ -176,7 +187,8 @@ impl Bed {
             .await
             .expect("CreateAccessKey");
         let key = key.access_key().expect("a key");
-        let secret_name = unique("ci-bot-key");
+        // Under the template's secret name prefix, so the least-privilege policy allows it.
+        let secret_name = format!("iam-keys/{}", unique("ci-bot"));
         let created = sm
             .create_secret()
             .name(&secret_name)

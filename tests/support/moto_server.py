@@ -128,6 +128,58 @@ class LambdaService:
         self.server.shutdown()
 
 
+def enforce_auth(session: dict) -> dict:
+    """Turns on moto's authentication, with two principals: an administrator for the tests' own
+    set-up, and the rotation function holding exactly template.yaml's policy. Returns their keys."""
+    from moto import settings
+    from moto.core.responses import ActionAuthenticatorMixin
+    from moto.iam.responses import IamResponse
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from template_policy import function_policy
+
+    # moto checks IAM and Secrets Manager actions against the resource "*", which no ARN-scoped
+    # statement matches. Name the resource AWS would: the user, or the secret.
+    def iam_resource(self):
+        name = self._get_param("UserName")
+        key_id = self._get_param("AccessKeyId")
+        if not name and key_id:
+            name = next((user.name for user in self.backend.users.values()
+                         if any(k.access_key_id == key_id for k in user.access_keys)), None)
+        if not name:
+            return original_iam_resource(self)
+        user = self.backend.users.get(name)
+        return user.arn if user else f"arn:aws:iam::{self.current_account}:user/{name}"
+
+    def secret_resource(self):
+        secret_id = self._get_param("SecretId")
+        if not secret_id:
+            return "*"
+        secret = self.backend.secrets.get(secret_id) if self.backend._is_valid_identifier(secret_id) else None
+        if secret is not None:
+            return secret.arn
+        return f"arn:aws:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
+
+    original_iam_resource = IamResponse._determine_resource
+    IamResponse._determine_resource = iam_resource
+    SecretsManagerResponse._determine_resource = secret_resource
+
+    iam = boto3.client("iam", **session)
+    keys = {}
+    for name, policy in [
+        ("moto-admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        ("rotation-function", function_policy(os.path.join(os.path.dirname(__file__), "../../template.yaml"))),
+    ]:
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="policy", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        keys[name] = [key["AccessKeyId"], key["SecretAccessKey"]]
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+    return keys
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--function-binary", help="the rotation function's bootstrap binary")
@@ -136,6 +188,8 @@ def parse_args(argv=None):
     parser.add_argument("--function-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the function")
     parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds")
+    parser.add_argument("--enforce-auth", action="store_true",
+                        help="check every request's signature and IAM policy, as AWS does")
     return parser.parse_args(argv)
 
 
@@ -185,17 +239,19 @@ def start(args):
 
         LambdaSimpleBackend.invoke = invoke
 
+    keys = enforce_auth(session) if args.enforce_auth else {}
+
     def stop():
         if service:
             service.stop()
         server.stop()
 
-    return stop, endpoint, function_arn, service
+    return stop, endpoint, function_arn, service, keys
 
 
 def main() -> None:
-    stop, endpoint, function_arn, _ = start(parse_args())
-    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn}), flush=True)
+    stop, endpoint, function_arn, _, keys = start(parse_args())
+    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn, "keys": keys}), flush=True)
     sys.stdin.read()  # returns when the parent closes the pipe or exits
     stop()
 
