@@ -68,8 +68,8 @@ def rotation(binary: str) -> dict:
     original = BaseResponse.call_action
 
     def call_action(self):
-        # Only the function's own requests: it signs as "test", this script as "bench".
-        if counting["on"] and "Credential=test/" in (self.headers.get("Authorization") or ""):
+        # Only the function's own requests: it signs as "test" or with the new key, this script as "bench".
+        if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
             calls[f"{self.service_name}:{self._get_action()}"] += 1
         return original(self)
 
@@ -103,8 +103,8 @@ def rotation(binary: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", default=str(ROOT / "target/release/iam-key-rotator"),
-                        help="a release build for this machine (the zip's may be for another CPU)")
+    parser.add_argument("--binary", default=str(ROOT / "target/bench-bootstrap-x86_64"),
+                        help="a Lambda release build for this machine's CPU (the zip's is arm64)")
     parser.add_argument("--package", default=str(ROOT / "target/lambda/iam-key-rotator/bootstrap.zip"))
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()

@@ -12,6 +12,7 @@ invocation of the function, so a rotation runs end to end through the real runti
 import argparse
 import io
 import json
+import logging
 import os
 import queue
 import re
@@ -195,6 +196,7 @@ def parse_args(argv=None):
 
 def start(args):
     """Starts moto and, with --function-binary, the Lambda service; returns (stop, endpoint, arn, service)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS picked for port 0
