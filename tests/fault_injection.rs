@@ -48,8 +48,24 @@ async fn matrix_row(kind: FaultKind) {
         }));
 
         faults.fail(call, 3, kind);
-        let (outcome, _) = rotate(&invariants.bed, &rotator, &faults, 3).await;
+        let (outcome, token) = rotate(&invariants.bed, &rotator, &faults, 3).await;
         invariants.check_completed("after the rotation").await;
+        let bed = &invariants.bed;
+        assert_eq!(
+            bed.version_of("AWSCURRENT").await.as_deref(),
+            Some(token.as_str()),
+            "{kind:?} at call {call}"
+        );
+        assert_eq!(
+            bed.version_of("AWSPENDING").await,
+            None,
+            "{kind:?} at call {call}"
+        );
+        assert_eq!(
+            bed.keys().await.len(),
+            2,
+            "{kind:?} at call {call}: the old key stays, inactive"
+        );
 
         let violations = invariants.violations();
         assert!(

@@ -21,11 +21,7 @@ async fn function_rotator(config: Config) -> aws::AwsRotator {
 
 #[tokio::test]
 async fn a_full_rotation_needs_nothing_beyond_the_templates_policy() {
-    let bed = Bed::with_value_on(
-        moto(),
-        |user, id, secret| json!({"UserName": user, "AccessKeyId": id, "SecretAccessKey": secret}),
-    )
-    .await;
+    let bed = Bed::new_on(moto()).await;
     // A key left by a crashed attempt, so the first rotation also cleans up (GetAccessKeyLastUsed,
     // DeleteAccessKey); the second finds the first's key in AWSPREVIOUS (ListSecretVersionIds).
     bed.iam
@@ -61,11 +57,7 @@ async fn a_full_rotation_needs_nothing_beyond_the_templates_policy() {
 #[tokio::test]
 async fn iam_refuses_a_user_outside_the_path_and_nothing_changes() {
     // An administrator outside /rotated/, named in a secret the function may rotate.
-    let bed = Bed::with_value_on(
-        moto(),
-        |user, id, secret| json!({"UserName": user, "AccessKeyId": id, "SecretAccessKey": secret}),
-    )
-    .await;
+    let bed = Bed::new_on(moto()).await;
     let admin = support::unique("payroll-admin");
     bed.iam
         .create_user()
@@ -128,11 +120,7 @@ async fn iam_refuses_a_user_outside_the_path_and_nothing_changes() {
 
 #[tokio::test]
 async fn a_secret_outside_the_prefix_is_out_of_reach() {
-    let bed = Bed::with_value_on(
-        moto(),
-        |user, id, secret| json!({"UserName": user, "AccessKeyId": id, "SecretAccessKey": secret}),
-    )
-    .await;
+    let bed = Bed::new_on(moto()).await;
     let other = bed
         .sm
         .create_secret()

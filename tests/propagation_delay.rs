@@ -19,6 +19,18 @@ fn config(budget: Duration) -> Config {
     }
 }
 
+/// Starts a rotation and runs createSecret and setSecret; returns the token.
+async fn create_and_set(bed: &Bed, rotator: &aws::AwsRotator) -> String {
+    let token = bed.start_rotation().await;
+    for step in [Step::CreateSecret, Step::SetSecret] {
+        rotator
+            .run(&bed.event(step, &token), support::far_deadline())
+            .await
+            .unwrap();
+    }
+    token
+}
+
 #[tokio::test]
 async fn a_delay_inside_the_budget_is_waited_out() {
     let bed = Bed::new().await;
@@ -52,13 +64,7 @@ async fn a_delay_beyond_the_budget_fails_cleanly_and_the_retry_finishes_with_the
         &moto().sdk_config_with_faults(&faults).await,
         config(Duration::from_secs(1)),
     );
-    let token = bed.start_rotation().await;
-    for step in [Step::CreateSecret, Step::SetSecret] {
-        rotator
-            .run(&bed.event(step, &token), support::far_deadline())
-            .await
-            .unwrap();
-    }
+    let token = create_and_set(&bed, &rotator).await;
     let pending_key = bed.value("AWSPENDING").await["AccessKeyId"]
         .as_str()
         .unwrap()
@@ -118,13 +124,7 @@ async fn the_wait_never_runs_past_the_invocations_deadline() {
         &moto().sdk_config_with_faults(&faults).await,
         config(Duration::from_secs(600)),
     );
-    let token = bed.start_rotation().await;
-    for step in [Step::CreateSecret, Step::SetSecret] {
-        rotator
-            .run(&bed.event(step, &token), support::far_deadline())
-            .await
-            .unwrap();
-    }
+    let token = create_and_set(&bed, &rotator).await;
 
     let deadline = Instant::now() + Duration::from_millis(1500);
     let err = rotator

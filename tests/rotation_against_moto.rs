@@ -2,12 +2,10 @@
 
 mod support;
 
-use iam_key_rotator::aws::{IamClient, SecretsManagerClient, StsKeyChecker};
-use iam_key_rotator::{Rotator, Step, lambda};
+use iam_key_rotator::{Step, lambda};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use support::flaky::{Fault, Faults, Flaky};
-use support::{Bed, far_deadline, test_config};
+use support::{Bed, far_deadline};
 
 /// The end state every completed rotation must reach: the new key current and active, the old
 /// one previous and inactive, no pending label left, and no other key.
@@ -79,76 +77,6 @@ async fn every_step_run_twice_ends_the_same() {
             .expect("second run");
     }
     assert_rotated(&bed, &token, &bed.first_key).await;
-}
-
-#[tokio::test]
-async fn a_failure_at_any_call_is_repaired_by_retrying_the_rotation_with_the_same_token() {
-    // Count the AWS calls of a clean rotation.
-    let faults = Faults::default();
-    let clean = Bed::new().await;
-    let token = clean.start_rotation().await;
-    clean
-        .run_steps(&flaky_rotator(&clean, &faults), &token)
-        .await
-        .expect("clean rotation");
-    let calls = faults.calls();
-    assert!(calls >= 15, "a rotation makes more calls than {calls}");
-
-    for fault in [Fault::Refused, Fault::LostResponse] {
-        for fail_at in 1..=calls {
-            let bed = Bed::new().await;
-            let rotator = flaky_rotator(&bed, &faults);
-            let token = bed.start_rotation().await;
-            faults.fail_call(fail_at, fault);
-            let first_try = bed.run_steps(&rotator, &token).await;
-            // A lost answer to a read-only call may go unnoticed by a step that repeats the read.
-            if let Err(err) = &first_try {
-                assert!(
-                    err.to_string().contains("injected fault"),
-                    "{fault:?} at call {fail_at}: {err}"
-                );
-            }
-
-            // Whatever happened, the current key still exists and is active, and the quota holds.
-            let current = bed.value("AWSCURRENT").await["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            assert!(
-                bed.active_keys().await.contains(&current),
-                "{fault:?} at call {fail_at}"
-            );
-            assert!(bed.keys().await.len() <= 2, "{fault:?} at call {fail_at}");
-
-            // Secrets Manager retries the whole rotation with the same token.
-            faults.fail_call(0, fault);
-            bed.run_steps(&rotator, &token)
-                .await
-                .unwrap_or_else(|e| panic!("retry after {fault:?} at call {fail_at}: {e}"));
-            assert_rotated(&bed, &token, &bed.first_key).await;
-        }
-    }
-}
-
-fn flaky_rotator(
-    bed: &Bed,
-    faults: &Faults,
-) -> Rotator<Flaky<SecretsManagerClient>, Flaky<IamClient>, Flaky<StsKeyChecker>> {
-    Rotator::new(
-        Flaky {
-            inner: SecretsManagerClient::new(&bed.sdk),
-            faults: faults.clone(),
-        },
-        Flaky {
-            inner: IamClient::new(&bed.sdk),
-            faults: faults.clone(),
-        },
-        Flaky {
-            inner: StsKeyChecker::new(&bed.sdk),
-            faults: faults.clone(),
-        },
-        test_config(),
-    )
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 #![allow(dead_code)] // each test binary uses its own share of these helpers
 
 pub mod faults;
-pub mod flaky;
 pub mod invariants;
 pub mod secrets_manager;
 
@@ -154,7 +153,12 @@ pub struct Bed {
 
 impl Bed {
     pub async fn new() -> Bed {
-        Bed::with_value(|user, key_id, secret| {
+        Bed::new_on(moto()).await
+    }
+
+    /// Like `new`, on a server of the test's own.
+    pub async fn new_on(moto: &'static Moto) -> Bed {
+        Bed::with_value_on(moto, |user, key_id, secret| {
             serde_json::json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": secret})
         })
         .await
