@@ -52,7 +52,7 @@ demo: venv ## Rotate a key end to end on a local moto, through the Lambda binary
 	$(PY) scripts/demo.py
 
 local: tools ## Serve the function with `cargo lambda watch` and invoke it with each file in events/
-	@$(LAMBDA) watch --only-lambda-apis & watch=$$!; trap 'kill $$watch' EXIT; sleep 5; \
+	@$(LAMBDA) watch --bin iam-key-rotator & watch=$$!; trap 'kill $$watch' EXIT; sleep 5; \
 	for event in $(EVENTS); do echo "== $$event"; $(LAMBDA) invoke iam-key-rotator --data-file $$event || true; done
 
 bench: tools ## Print size, start-to-ready time, peak memory and AWS calls of the release build
