@@ -202,6 +202,9 @@ pub struct FakeKey {
 #[derive(Debug, Default)]
 pub struct IamState {
     pub users: Vec<IamUser>,
+    /// The next CreateAccessKey makes two keys and answers with the second, as the SDK's retry of
+    /// a call whose first answer was lost does.
+    pub twin_next_create: bool,
     pub keys: Vec<FakeKey>,
     pub made: usize,
     pub writes: usize,
@@ -222,6 +225,36 @@ impl FakeIam {
             path: path.into(),
             tags: Vec::new(),
         });
+    }
+
+    /// Makes a key as IAM does, quota included.
+    pub fn make_key(&self, user: &str) -> Result<AccessKey> {
+        let mut state = self.state();
+        if state.keys.iter().filter(|k| k.user == user).count() >= 2 {
+            return Err(Error::Aws {
+                operation: "CreateAccessKey",
+                code: Some("LimitExceeded".into()),
+                message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
+            });
+        }
+        state.made += 1;
+        state.writes += 1;
+        let id = format!("AKIAFAKE{:04}", state.made);
+        let secret = format!("fake-secret-{:04}-xxxxxxxxxxxxxxxxxxxxxxxxxx", state.made);
+        state.keys.push(FakeKey {
+            user: user.into(),
+            info: KeyInfo {
+                id: id.clone(),
+                status: KeyStatus::Active,
+                created: Some(SystemTime::now()),
+            },
+            secret: secret.clone(),
+            last_used: None,
+        });
+        Ok(AccessKey {
+            id,
+            secret: SecretString::from(secret),
+        })
     }
 
     /// The user's keys as `(id, status)`, oldest first.
@@ -251,32 +284,10 @@ impl Iam for FakeIam {
     }
 
     async fn create_key(&self, user: &str) -> Result<AccessKey> {
-        let mut state = self.state();
-        if state.keys.iter().filter(|k| k.user == user).count() >= 2 {
-            return Err(Error::Aws {
-                operation: "CreateAccessKey",
-                code: Some("LimitExceeded".into()),
-                message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
-            });
+        if std::mem::take(&mut self.state().twin_next_create) {
+            self.make_key(user)?;
         }
-        state.made += 1;
-        state.writes += 1;
-        let id = format!("AKIAFAKE{:04}", state.made);
-        let secret = format!("fake-secret-{:04}-xxxxxxxxxxxxxxxxxxxxxxxxxx", state.made);
-        state.keys.push(FakeKey {
-            user: user.into(),
-            info: KeyInfo {
-                id: id.clone(),
-                status: KeyStatus::Active,
-                created: Some(SystemTime::now()),
-            },
-            secret: secret.clone(),
-            last_used: None,
-        });
-        Ok(AccessKey {
-            id,
-            secret: SecretString::from(secret),
-        })
+        self.make_key(user)
     }
 
     async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<()> {

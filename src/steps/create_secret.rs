@@ -75,6 +75,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                     blocking: blocking.join(" and "),
                 }
             })?;
+        let keeps_a_key = keys.len() > removals.len();
         for (key, why) in removals {
             self.iam.delete_key(&user.name, &key.id).await?;
             info!(user = %user.name, key_id = %key.id, reason = ?why, "deleted access key to make room");
@@ -82,8 +83,33 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
 
         let new_key = self.iam.create_key(&user.name).await?;
         info!(user = %user.name, new_key_id = %new_key.id, "created access key");
+        if !keeps_a_key {
+            self.remove_twins(&user.name, &new_key.id, current_value.created)
+                .await?;
+        }
         self.store_pending_or_undo(event, &user.name, &current, new_key)
             .await
+    }
+
+    /// When the user had no other key, IAM's quota cannot stop the SDK's retry of a
+    /// CreateAccessKey whose first answer was lost from making a second key. Removes such a twin
+    /// now, while it can only be ours: active, held by no version, never used, and new.
+    async fn remove_twins(
+        &self,
+        user: &str,
+        new_key_id: &str,
+        current_stored: Option<SystemTime>,
+    ) -> Result<()> {
+        let ours = HashSet::from([new_key_id.to_string()]);
+        for key in self.iam.list_keys(user).await? {
+            if is_crash_leftover(&key, &ours, current_stored)
+                && self.iam.last_used(&key.id).await?.is_none()
+            {
+                self.iam.delete_key(user, &key.id).await?;
+                info!(user, key_id = %key.id, "deleted a twin of the new key left by a lost answer");
+            }
+        }
+        Ok(())
     }
 
     /// Stores the new key under the token. If that fails, deletes the key again, unless the value

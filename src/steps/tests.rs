@@ -481,3 +481,21 @@ async fn with_a_tag_required_only_a_user_tagged_with_this_secret_is_rotated() {
     world.rotate().await.unwrap();
     assert_eq!(world.keys().len(), 2);
 }
+
+#[tokio::test]
+async fn a_twin_key_from_a_lost_answer_is_removed_when_the_user_had_no_other_key() {
+    let world = World::new().await;
+    // The secret starts without a key, and its user has none.
+    world.iam.state().keys.clear();
+    world.secrets.state().versions[0].value =
+        Some(json!({"UserName": "ci-bot", "Team": "platform"}).to_string());
+    world.iam.state().twin_next_create = true;
+
+    world.rotate().await.unwrap();
+
+    let current = world.current();
+    assert_eq!(
+        world.keys(),
+        [(current["AccessKeyId"].as_str().unwrap().to_string(), Active)]
+    );
+}

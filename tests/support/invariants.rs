@@ -57,7 +57,11 @@ impl Invariants {
         if keys.len() > 2 {
             self.violated(format!("{moment}: the user holds {} keys", keys.len()));
         }
+        // A secret that starts with only a UserName has no key to protect until its first rotation.
         let key_id = current["AccessKeyId"].as_str().unwrap_or_default();
+        if key_id.is_empty() {
+            return;
+        }
         match keys.iter().find(|(id, _)| id == key_id) {
             Some((_, status)) if status == "Active" => {}
             Some((_, status)) => {
