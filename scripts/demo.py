@@ -76,7 +76,7 @@ def main() -> int:
         print("After:")
         print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
 
-        return check(clients, iam, sm, user, secret_arn, first["AccessKeyId"], moto is None, local if moto else None)
+        return check(iam, sm, user, secret_arn, first["AccessKeyId"], local if moto else None)
     finally:
         if args.real_aws:
             clean_up(iam, sm, user, secret_arn if "secret_arn" in locals() else None)
@@ -102,7 +102,8 @@ def wait_for_rotation(sm, secret_arn: str) -> None:
     sys.exit("the rotation did not finish within 5 minutes; look at the function's logs")
 
 
-def check(clients, iam, sm, user, secret_arn, old_key, real_aws, local) -> int:
+def check(iam, sm, user, secret_arn, old_key, local) -> int:
+    """The new key is current, active and signs as the user; the old one is inactive; nothing lost."""
     current = json.loads(sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["SecretString"])
     keys = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
     new_key = current["AccessKeyId"]
