@@ -64,16 +64,7 @@ async fn rotate_secret_runs_the_four_steps_through_the_lambda_binary() {
     })
     .await;
 
-    bed.sm
-        .rotate_secret()
-        .secret_id(&bed.secret_arn)
-        .rotation_lambda_arn(&moto().rotation_lambda_arn)
-        .rotation_rules(
-            aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                .automatically_after_days(90)
-                .build(),
-        )
-        .send()
+    bed.rotate_secret(&uuid::Uuid::new_v4().to_string())
         .await
         .expect("RotateSecret");
 
@@ -132,18 +123,7 @@ async fn a_failing_step_reaches_secrets_manager_with_its_error_type_and_changes_
         .ok();
     let keys_before = bed.keys().await;
 
-    let result = bed
-        .sm
-        .rotate_secret()
-        .secret_id(&bed.secret_arn)
-        .rotation_lambda_arn(&moto().rotation_lambda_arn)
-        .rotation_rules(
-            aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                .automatically_after_days(90)
-                .build(),
-        )
-        .send()
-        .await;
+    let result = bed.rotate_secret(&uuid::Uuid::new_v4().to_string()).await;
 
     assert!(result.is_err(), "RotateSecret reports the failed step");
     let calls = invocations_of(&bed.secret_arn, &bed.secret_name);

@@ -125,11 +125,7 @@ async fn two_active_keys_the_secret_does_not_hold_stop_create_and_nothing_change
     let token = bed.start_rotation().await;
     let before = bed.snapshot().await;
 
-    let err = bed
-        .rotator()
-        .run(&bed.event(Step::CreateSecret, &token), far_deadline())
-        .await
-        .unwrap_err();
+    let err = bed.run_step(Step::CreateSecret, &token).await.unwrap_err();
 
     assert_eq!(err.kind(), "KeyQuotaExceeded");
     let message = err.to_string();
@@ -234,8 +230,7 @@ async fn a_secret_without_rotation_enabled_is_refused() {
     let before = bed.snapshot().await;
     let version = bed.version_of("AWSCURRENT").await.unwrap();
     let err = bed
-        .rotator()
-        .run(&bed.event(Step::CreateSecret, &version), far_deadline())
+        .run_step(Step::CreateSecret, &version)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "RotationNotEnabled");
@@ -276,11 +271,7 @@ async fn bad_secrets_are_refused_and_nothing_changes() {
         let keys_before = bed.keys().await;
         let labels_before = bed.labels().await;
 
-        let err = bed
-            .rotator()
-            .run(&bed.event(Step::CreateSecret, &token), far_deadline())
-            .await
-            .unwrap_err();
+        let err = bed.run_step(Step::CreateSecret, &token).await.unwrap_err();
 
         assert_eq!(err.kind(), kind);
         assert!(err.to_string().contains(says), "{err}");

@@ -221,10 +221,24 @@ impl Bed {
     /// AWSPENDING version under a fresh token. Returns the token.
     pub async fn start_rotation(&self) -> String {
         let token = uuid::Uuid::new_v4().to_string();
+        self.rotate_secret(&token).await.expect("RotateSecret");
+        token
+    }
+
+    /// RotateSecret with a 90-day schedule and the server's function, under `token`.
+    pub async fn rotate_secret(
+        &self,
+        token: &str,
+    ) -> Result<
+        (),
+        aws_sdk_secretsmanager::error::SdkError<
+            aws_sdk_secretsmanager::operation::rotate_secret::RotateSecretError,
+        >,
+    > {
         self.sm
             .rotate_secret()
             .secret_id(&self.secret_arn)
-            .client_request_token(&token)
+            .client_request_token(token)
             .rotation_lambda_arn(&self.moto.rotation_lambda_arn)
             .rotation_rules(
                 aws_sdk_secretsmanager::types::RotationRulesType::builder()
@@ -233,8 +247,14 @@ impl Bed {
             )
             .send()
             .await
-            .expect("RotateSecret");
-        token
+            .map(|_| ())
+    }
+
+    /// Runs one step with the test bed's own rotator.
+    pub async fn run_step(&self, step: Step, token: &str) -> Result<(), iam_key_rotator::Error> {
+        self.rotator()
+            .run(&self.event(step, token), far_deadline())
+            .await
     }
 
     pub fn event(&self, step: Step, token: &str) -> RotationEvent {
