@@ -47,6 +47,28 @@ pub struct SecretsState {
 pub struct FakeSecrets(pub Arc<Mutex<SecretsState>>);
 
 impl FakeSecrets {
+    /// A secret as RotateSecret leaves it: rotation on, `current` under AWSCURRENT in version
+    /// `current_version`, and an empty AWSPENDING version under `token`.
+    pub fn rotation_started(current_version: &str, current: String, token: &str) -> FakeSecrets {
+        let secrets = FakeSecrets::default();
+        {
+            let mut state = secrets.state();
+            state.rotation_enabled = true;
+            for (id, label, value) in [
+                (current_version, "AWSCURRENT", Some(current)),
+                (token, "AWSPENDING", None),
+            ] {
+                state.versions.push(FakeVersion {
+                    id: id.into(),
+                    labels: vec![label.into()],
+                    value,
+                    created: SystemTime::now(),
+                });
+            }
+        }
+        secrets
+    }
+
     pub fn state(&self) -> MutexGuard<'_, SecretsState> {
         lock(&self.0)
     }

@@ -3,14 +3,14 @@
 //!
 //! `cargo test` runs 256 cases of each; `make fuzz` runs many more (PROPTEST_CASES).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::event::{RotationEvent, Step};
-use crate::fakes::{FakeIam, FakeSecrets, FakeSts, FakeVersion};
+use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
 use crate::secret::KeySecret;
 use crate::services::Iam;
 use crate::steps::Rotator;
@@ -80,25 +80,10 @@ fn secret_text() -> impl Strategy<Value = String> {
 
 /// A world with one user, one key and a rotation under way, as in the step tests.
 fn world(current_value: String) -> (Rotator<FakeSecrets, FakeIam, FakeSts>, FakeSecrets, FakeIam) {
-    let secrets = FakeSecrets::default();
+    let secrets =
+        FakeSecrets::rotation_started("00000000-0000-0000-0000-000000000000", current_value, TOKEN);
     let iam = FakeIam::default();
     iam.add_user("ci-bot", "/rotated/");
-    {
-        let mut state = secrets.state();
-        state.rotation_enabled = true;
-        state.versions.push(FakeVersion {
-            id: "00000000-0000-0000-0000-000000000000".into(),
-            labels: vec!["AWSCURRENT".into()],
-            value: Some(current_value),
-            created: SystemTime::now(),
-        });
-        state.versions.push(FakeVersion {
-            id: TOKEN.into(),
-            labels: vec!["AWSPENDING".into()],
-            value: None,
-            created: SystemTime::now(),
-        });
-    }
     let config = Config {
         test_budget: Duration::from_millis(50),
         test_first_delay: Duration::from_millis(1),

@@ -24,12 +24,7 @@ async fn a_full_rotation_needs_nothing_beyond_the_templates_policy() {
     let bed = Bed::new_on(moto()).await;
     // A key left by a crashed attempt, so the first rotation also cleans up (GetAccessKeyLastUsed,
     // DeleteAccessKey); the second finds the first's key in AWSPREVIOUS (ListSecretVersionIds).
-    bed.iam
-        .create_access_key()
-        .user_name(&bed.user)
-        .send()
-        .await
-        .unwrap();
+    bed.add_key().await;
     let rotator = function_rotator(test_config()).await;
 
     for _ in 0..2 {

@@ -82,14 +82,7 @@ async fn every_step_run_twice_ends_the_same() {
 #[tokio::test]
 async fn an_inactive_second_key_is_deleted_to_make_room() {
     let bed = Bed::new().await;
-    let spare = bed
-        .iam
-        .create_access_key()
-        .user_name(&bed.user)
-        .send()
-        .await
-        .unwrap();
-    let spare = spare.access_key().unwrap().access_key_id().to_string();
+    let (spare, _) = bed.add_key().await;
     bed.iam
         .update_access_key()
         .user_name(&bed.user)
@@ -109,19 +102,10 @@ async fn an_inactive_second_key_is_deleted_to_make_room() {
 async fn two_active_keys_the_secret_does_not_hold_stop_create_and_nothing_changes() {
     // The secret names a key that no longer exists; the user has two other keys in use.
     let bed = Bed::with_value(|user, _, _| json!({"UserName": user, "AccessKeyId": "AKIAGONEGONEGONEGONE", "SecretAccessKey": "gone"})).await;
-    let second = bed
-        .iam
-        .create_access_key()
-        .user_name(&bed.user)
-        .send()
-        .await
-        .unwrap();
-    let second = second.access_key().unwrap();
+    let (second, second_secret) = bed.add_key().await;
     // Both keys are in use, so neither can pass for a leftover of a crashed rotation.
     bed.use_key(&bed.first_key, &bed.first_secret).await;
-    bed.use_key(second.access_key_id(), second.secret_access_key())
-        .await;
-    let second = second.access_key_id().to_string();
+    bed.use_key(&second, &second_secret).await;
     let token = bed.start_rotation().await;
     let before = bed.snapshot().await;
 

@@ -32,7 +32,6 @@ impl World {
     }
 
     async fn with_config(config: Config) -> World {
-        let secrets = FakeSecrets::default();
         let iam = FakeIam::default();
         let sts = FakeSts::new(iam.clone());
         iam.add_user("ci-bot", "/rotated/");
@@ -43,22 +42,7 @@ impl World {
             "SecretAccessKey": secrecy::ExposeSecret::expose_secret(&old.secret),
             "Team": "platform",
         });
-        {
-            let mut state = secrets.state();
-            state.rotation_enabled = true;
-            state.versions.push(FakeVersion {
-                id: OLD_VERSION.into(),
-                labels: vec!["AWSCURRENT".into()],
-                value: Some(value.to_string()),
-                created: SystemTime::now(),
-            });
-            state.versions.push(FakeVersion {
-                id: TOKEN.into(),
-                labels: vec!["AWSPENDING".into()],
-                value: None,
-                created: SystemTime::now(),
-            });
-        }
+        let secrets = FakeSecrets::rotation_started(OLD_VERSION, value.to_string(), TOKEN);
         iam.state().writes = 0;
         let rotator = Rotator::new(secrets.clone(), iam.clone(), sts.clone(), config);
         World {

@@ -294,6 +294,22 @@ impl Bed {
         token
     }
 
+    /// Gives the user one more key; returns its id and secret.
+    pub async fn add_key(&self) -> (String, String) {
+        let out = self
+            .iam
+            .create_access_key()
+            .user_name(&self.user)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        let key = out.access_key().expect("a key");
+        (
+            key.access_key_id().to_string(),
+            key.secret_access_key().to_string(),
+        )
+    }
+
     /// Signs a request with the key, so that IAM records it as used.
     pub async fn use_key(&self, key_id: &str, secret: &str) {
         let sdk = self.moto.sdk_config_as(key_id, secret).await;
