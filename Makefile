@@ -62,6 +62,11 @@ bench: tools ## Print size, start-to-ready time, peak memory and AWS calls of th
 	$(MAKE) --no-print-directory package
 	$(PY) scripts/bench.py --binary target/bench-bootstrap-x86_64 --package $(ZIP)
 
-deploy: ## Build and deploy with AWS SAM (needs the SAM CLI and AWS credentials)
-	sam build --beta-features
-	sam deploy --guided
+# The one architecture `sam build` builds and `sam deploy` deploys: make deploy ARCH=x86_64.
+ARCH ?= arm64
+SAM := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam
+
+deploy: ## Build and deploy with AWS SAM for ARCH (arm64); installs cargo-lambda, zig and the SAM CLI first (needs AWS credentials)
+	@bash scripts/venv.sh requirements.txt requirements-build.txt requirements-deploy.txt
+	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
+	$(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH)

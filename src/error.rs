@@ -64,12 +64,13 @@ pub enum Error {
     },
 
     #[error(
-        "IAM user {user} already has 2 access keys and none can be removed safely: {blocking} is active and not held by any version of secret {secret}. If that key is no longer used, deactivate it (aws iam update-access-key --user-name {user} --access-key-id <id> --status Inactive), then retry the rotation"
+        "IAM user {user} already has 2 access keys and none can be removed safely: {}. If a key named here is no longer used, deactivate it (aws iam update-access-key --user-name {user} --access-key-id <id> --status Inactive), then retry the rotation; AWS reports a key's use with a delay of up to several hours, so a key used moments ago may not show it yet", blocking.join("; ")
     )]
     KeyQuota {
         secret: String,
         user: String,
-        blocking: String,
+        /// Each key in the way, with why it may not go.
+        blocking: Vec<String>,
     },
 
     #[error(
@@ -78,11 +79,26 @@ pub enum Error {
     PendingValueMissing { secret: String, token: String },
 
     #[error(
-        "the pending key {key_id} of IAM user {user} cannot be used: {reason}. Start a new rotation so createSecret makes a fresh key"
+        "the pending key {key_id} of IAM user {user} cannot be used: {reason}. {}", if *abandoned {
+            "This rotation was abandoned (AWSPENDING taken off its version) so that the next rotation can start with a fresh key"
+        } else {
+            "Nothing was changed; start a new rotation so createSecret makes a fresh key"
+        }
     )]
     PendingKeyUnusable {
         user: String,
         key_id: String,
+        reason: String,
+        /// Whether the function took AWSPENDING off, ending this rotation.
+        abandoned: bool,
+    },
+
+    #[error(
+        "the rotation of secret {secret} under token {token} is stale: {reason}. Promoting its key would undo that change, so nothing was changed. Cancel this rotation (iam-key-rotator-cli cancel --secret-id {secret}, or aws secretsmanager update-secret-version-stage --secret-id {secret} --version-stage AWSPENDING --remove-from-version-id {token}), then rotate again"
+    )]
+    StaleRotation {
+        secret: String,
+        token: String,
         reason: String,
     },
 
@@ -110,6 +126,8 @@ pub enum Error {
     Aws {
         operation: &'static str,
         code: Option<String>,
+        /// The HTTP status of AWS's answer; `None` when none came (connection failure, timeout).
+        status: Option<u16>,
         message: String,
     },
 }
@@ -117,11 +135,13 @@ pub enum Error {
 /// What a command-line caller should make of an error: the CLI's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Remedy {
-    /// The input is wrong (event, secret, configuration, scope): fix it, then retry. Exit code 3.
+    /// The input is wrong (event, secret, configuration, scope, or AWS refused the request as
+    /// invalid or not allowed): fix it, then retry. Exit code 3.
     FixInput = 3,
     /// The keys or the rotation's state need an operator (quota, unusable key). Exit code 4.
     Operator = 4,
-    /// AWS failed or refused: often passing, so retrying may help. Exit code 5.
+    /// AWS failed for now (throttling, a 5xx, no answer) or the new key was not accepted in
+    /// time: running again may help. Exit code 5.
     Retry = 5,
 }
 
@@ -140,9 +160,10 @@ impl Error {
             | Error::KeyQuota { .. }
             | Error::PendingValueMissing { .. }
             | Error::PendingKeyUnusable { .. }
-            | Error::KeyNeverValid { .. }
+            | Error::StaleRotation { .. }
             | Error::WrongIdentity { .. } => Remedy::Operator,
-            Error::Aws { .. } => Remedy::Retry,
+            Error::KeyNeverValid { .. } => Remedy::Retry,
+            Error::Aws { code, status, .. } => aws_remedy(code.as_deref(), *status),
         }
     }
 
@@ -161,10 +182,28 @@ impl Error {
             Error::KeyQuota { .. } => "KeyQuotaExceeded",
             Error::PendingValueMissing { .. } => "PendingValueMissing",
             Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",
+            Error::StaleRotation { .. } => "StaleRotation",
             Error::KeyNeverValid { .. } => "KeyNeverValid",
             Error::WrongIdentity { .. } => "WrongIdentity",
             Error::Aws { .. } => "AwsError",
         }
+    }
+}
+
+/// AWS's answer sorted: throttling and server failures pass, other refusals (access denied, no
+/// such secret, invalid parameters) need the input fixed.
+fn aws_remedy(code: Option<&str>, status: Option<u16>) -> Remedy {
+    const THROTTLING: [&str; 5] = [
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+    ];
+    match (code, status) {
+        (Some(code), _) if THROTTLING.contains(&code) => Remedy::Retry,
+        (_, Some(400..=499)) => Remedy::FixInput,
+        _ => Remedy::Retry,
     }
 }
 
@@ -176,5 +215,48 @@ impl From<Error> for lambda_runtime::Diagnostic {
             error_type: error.kind().to_string(),
             error_message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(code: &str, status: Option<u16>) -> Error {
+        Error::Aws {
+            operation: "GetSecretValue",
+            code: Some(code.to_string()),
+            status,
+            message: code.to_string(),
+        }
+    }
+
+    #[test]
+    fn refusals_ask_for_a_fix_and_passing_failures_for_a_retry() {
+        for (code, status) in [
+            ("AccessDeniedException", Some(400)),
+            ("AccessDenied", Some(403)),
+            ("ResourceNotFoundException", Some(400)),
+            ("InvalidParameterException", Some(400)),
+        ] {
+            assert_eq!(aws(code, status).remedy(), Remedy::FixInput, "{code}");
+        }
+        for (code, status) in [
+            ("ThrottlingException", Some(400)),
+            ("Throttling", Some(400)),
+            ("InternalServiceError", Some(500)),
+            ("ServiceUnavailable", Some(503)),
+            ("dispatch failure", None),
+        ] {
+            assert_eq!(aws(code, status).remedy(), Remedy::Retry, "{code}");
+        }
+        let never_valid = Error::KeyNeverValid {
+            user: "u".into(),
+            key_id: "AKIA".into(),
+            attempts: 3,
+            waited: Duration::from_secs(60),
+            last_code: "InvalidClientTokenId".into(),
+        };
+        assert_eq!(never_valid.remedy(), Remedy::Retry);
     }
 }

@@ -1,15 +1,17 @@
 //! In-memory Secrets Manager, IAM and STS for the steps' unit tests. Each is a cheap handle to shared
 //! state, so a test keeps one to arrange and inspect while the rotator holds another.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
 use crate::services::{
-    CheckError, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
+    CheckError, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, KeyUsage, SecretInfo, SecretStore,
     SecretVersion, StoredValue,
 };
 
@@ -17,10 +19,49 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Holds one rotator's calls at a chosen point, so a test can run another rotator meanwhile:
+/// the `at`-th call made through handles sharing this gate waits until [`Gate::resume`].
+#[derive(Default)]
+pub struct Gate {
+    calls: AtomicUsize,
+    at: usize,
+    reached: Notify,
+    resume: Notify,
+}
+
+impl Gate {
+    pub fn pause_at(at: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            at,
+            ..Gate::default()
+        })
+    }
+
+    /// Resolves once a call has reached the pause point.
+    pub async fn reached(&self) {
+        self.reached.notified().await
+    }
+
+    pub fn resume(&self) {
+        self.resume.notify_one()
+    }
+
+    async fn pass(gate: &Option<Arc<Gate>>) {
+        if let Some(gate) = gate {
+            let n = gate.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == gate.at {
+                gate.reached.notify_one();
+                gate.resume.notified().await;
+            }
+        }
+    }
+}
+
 fn fail(operation: &'static str) -> Error {
     Error::Aws {
         operation,
         code: Some("InternalFailure".into()),
+        status: Some(500),
         message: "injected by the test".into(),
     }
 }
@@ -41,10 +82,14 @@ pub struct SecretsState {
     pub fail_put: bool,
     pub put_lands_anyway: bool,
     pub writes: usize,
+    pub tags: Vec<(String, String)>,
+    /// Every call, by operation name, for tests that count reads.
+    pub calls: Vec<&'static str>,
 }
 
+/// Shared state, and the gate of this handle (none for the test's own handle).
 #[derive(Clone, Default)]
-pub struct FakeSecrets(pub Arc<Mutex<SecretsState>>);
+pub struct FakeSecrets(pub Arc<Mutex<SecretsState>>, Option<Arc<Gate>>);
 
 impl FakeSecrets {
     /// A secret as RotateSecret leaves it: rotation on, `current` under AWSCURRENT in version
@@ -73,6 +118,36 @@ impl FakeSecrets {
         lock(&self.0)
     }
 
+    /// What DescribeSecret would answer now, without counting as a call.
+    pub fn describe_now(&self) -> SecretInfo {
+        let state = self.state();
+        SecretInfo {
+            arn: String::new(),
+            rotation_enabled: state.rotation_enabled,
+            versions: state
+                .versions
+                .iter()
+                .filter(|v| !v.labels.is_empty())
+                .map(|v| SecretVersion {
+                    id: v.id.clone(),
+                    labels: v.labels.clone(),
+                    created: Some(v.created),
+                })
+                .collect(),
+            tags: state.tags.clone(),
+        }
+    }
+
+    /// Another handle on the same secret whose calls pass through `gate`.
+    pub fn gated(&self, gate: &Arc<Gate>) -> FakeSecrets {
+        FakeSecrets(self.0.clone(), Some(gate.clone()))
+    }
+
+    async fn enter(&self, operation: &'static str) {
+        Gate::pass(&self.1).await;
+        self.state().calls.push(operation);
+    }
+
     pub fn value_labelled(&self, label: &str) -> Option<String> {
         let state = self.state();
         state
@@ -97,6 +172,7 @@ impl FakeSecrets {
 
 impl SecretStore for FakeSecrets {
     async fn describe(&self, secret_id: &str) -> Result<SecretInfo> {
+        self.enter("DescribeSecret").await;
         let state = self.state();
         Ok(SecretInfo {
             arn: secret_id.to_string(),
@@ -108,12 +184,15 @@ impl SecretStore for FakeSecrets {
                 .map(|v| SecretVersion {
                     id: v.id.clone(),
                     labels: v.labels.clone(),
+                    created: None,
                 })
                 .collect(),
+            tags: state.tags.clone(),
         })
     }
 
     async fn list_versions(&self, _secret_id: &str) -> Result<Vec<SecretVersion>> {
+        self.enter("ListSecretVersionIds").await;
         Ok(self
             .state()
             .versions
@@ -121,6 +200,7 @@ impl SecretStore for FakeSecrets {
             .map(|v| SecretVersion {
                 id: v.id.clone(),
                 labels: v.labels.clone(),
+                created: Some(v.created),
             })
             .collect())
     }
@@ -131,6 +211,7 @@ impl SecretStore for FakeSecrets {
         version_id: Option<&str>,
         label: Option<&str>,
     ) -> Result<Option<StoredValue>> {
+        self.enter("GetSecretValue").await;
         let state = self.state();
         let found = state.versions.iter().find(|v| {
             version_id.is_none_or(|id| v.id == id)
@@ -152,9 +233,29 @@ impl SecretStore for FakeSecrets {
         value: &SecretString,
         _rt: Option<&str>,
     ) -> Result<()> {
+        self.enter("PutSecretValue").await;
         let mut state = self.state();
         if state.fail_put && !state.put_lands_anyway {
             return Err(fail("PutSecretValue"));
+        }
+        // As AWS: a version's value never changes once stored.
+        let value_text = value.expose_secret();
+        if let Some(existing) = state
+            .versions
+            .iter()
+            .find(|v| v.id == token)
+            .and_then(|v| v.value.as_deref())
+        {
+            return if existing == value_text {
+                Ok(())
+            } else {
+                Err(Error::Aws {
+                    operation: "PutSecretValue",
+                    code: Some("ResourceExistsException".into()),
+                    status: Some(400),
+                    message: "a version with this token already holds another value".into(),
+                })
+            };
         }
         state.writes += 1;
         for v in state.versions.iter_mut() {
@@ -186,6 +287,7 @@ impl SecretStore for FakeSecrets {
         to: Option<&str>,
         from: Option<&str>,
     ) -> Result<()> {
+        self.enter("UpdateSecretVersionStage").await;
         let mut state = self.state();
         state.writes += 1;
         if let Some(from) = from {
@@ -211,6 +313,23 @@ impl SecretStore for FakeSecrets {
         }
         Ok(())
     }
+
+    async fn tag(&self, _secret_id: &str, key: &str, value: &str) -> Result<()> {
+        self.enter("TagResource").await;
+        let mut state = self.state();
+        state.writes += 1;
+        state.tags.retain(|(k, _)| k != key);
+        state.tags.push((key.into(), value.into()));
+        Ok(())
+    }
+
+    async fn untag(&self, _secret_id: &str, key: &str) -> Result<()> {
+        self.enter("UntagResource").await;
+        let mut state = self.state();
+        state.writes += 1;
+        state.tags.retain(|(k, _)| k != key);
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -233,11 +352,29 @@ pub struct IamState {
 }
 
 #[derive(Clone, Default)]
-pub struct FakeIam(pub Arc<Mutex<IamState>>);
+pub struct FakeIam(pub Arc<Mutex<IamState>>, Option<Arc<Gate>>);
 
 impl FakeIam {
     pub fn state(&self) -> MutexGuard<'_, IamState> {
         lock(&self.0)
+    }
+
+    /// Another handle on the same account whose calls pass through `gate`.
+    pub fn gated(&self, gate: &Arc<Gate>) -> FakeIam {
+        FakeIam(self.0.clone(), Some(gate.clone()))
+    }
+
+    /// Marks the key as used now, as a consumer signing a request with it would.
+    pub fn use_key(&self, key_id: &str) {
+        if let Some(key) = self.state().keys.iter_mut().find(|k| k.info.id == key_id) {
+            key.last_used = Some(SystemTime::now());
+        }
+    }
+
+    pub fn set_status(&self, key_id: &str, status: KeyStatus) {
+        if let Some(key) = self.state().keys.iter_mut().find(|k| k.info.id == key_id) {
+            key.info.status = status;
+        }
     }
 
     pub fn add_user(&self, name: &str, path: &str) {
@@ -256,6 +393,7 @@ impl FakeIam {
             return Err(Error::Aws {
                 operation: "CreateAccessKey",
                 code: Some("LimitExceeded".into()),
+                status: Some(409),
                 message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
             });
         }
@@ -292,10 +430,12 @@ impl FakeIam {
 
 impl Iam for FakeIam {
     async fn user(&self, name: &str) -> Result<Option<IamUser>> {
+        Gate::pass(&self.1).await;
         Ok(self.state().users.iter().find(|u| u.name == name).cloned())
     }
 
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>> {
+        Gate::pass(&self.1).await;
         Ok(self
             .state()
             .keys
@@ -306,6 +446,7 @@ impl Iam for FakeIam {
     }
 
     async fn create_key(&self, user: &str) -> Result<AccessKey> {
+        Gate::pass(&self.1).await;
         if std::mem::take(&mut self.state().twin_next_create) {
             self.make_key(user)?;
         }
@@ -313,6 +454,7 @@ impl Iam for FakeIam {
     }
 
     async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<()> {
+        Gate::pass(&self.1).await;
         let mut state = self.state();
         state.writes += 1;
         let key = state
@@ -325,6 +467,7 @@ impl Iam for FakeIam {
     }
 
     async fn delete_key(&self, user: &str, key_id: &str) -> Result<()> {
+        Gate::pass(&self.1).await;
         let mut state = self.state();
         state.writes += 1;
         state
@@ -333,13 +476,19 @@ impl Iam for FakeIam {
         Ok(())
     }
 
-    async fn last_used(&self, key_id: &str) -> Result<Option<SystemTime>> {
+    async fn last_used(&self, key_id: &str) -> Result<Option<KeyUsage>> {
+        Gate::pass(&self.1).await;
         Ok(self
             .state()
             .keys
             .iter()
             .find(|k| k.info.id == key_id)
-            .and_then(|k| k.last_used))
+            .and_then(|k| k.last_used)
+            .map(|when| KeyUsage {
+                when,
+                service: Some("s3".into()),
+                region: Some("eu-west-1".into()),
+            }))
     }
 }
 

@@ -5,15 +5,18 @@
 //! - [`secret`]: the secret's JSON format;
 //! - [`steps`]: the contract check and the four steps, one module each;
 //! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
-//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it); [`status`]: what the CLI shows;
+//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it);
+//! - [`manual`]: rotations the CLI drives itself; [`status`] and [`change`]: what the CLI shows;
 //! - [`config`], [`logging`], [`error`].
 
 pub mod aws;
+pub mod change;
 pub mod config;
 pub mod error;
 pub mod event;
 pub mod lambda;
 pub mod logging;
+pub mod manual;
 pub mod secret;
 pub mod services;
 pub mod status;

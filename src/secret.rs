@@ -110,6 +110,17 @@ impl KeySecret {
         }
     }
 
+    /// Whether the two values agree on everything but the access key (user and every other field).
+    pub fn same_beside_key(&self, other: &KeySecret) -> bool {
+        let beside_key = |fields: &Map<String, Value>| {
+            let mut fields = fields.clone();
+            fields.remove(ACCESS_KEY_ID);
+            fields.remove(SECRET_ACCESS_KEY);
+            fields
+        };
+        beside_key(&self.fields) == beside_key(&other.fields)
+    }
+
     /// The JSON to store; it holds the secret access key, so it is wrapped as a secret too.
     pub fn to_json(&self) -> SecretString {
         SecretString::from(Value::Object(self.fields.clone()).to_string())

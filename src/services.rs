@@ -17,6 +17,8 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 pub struct SecretVersion {
     pub id: String,
     pub labels: Vec<String>,
+    /// When the version was made: ListSecretVersionIds tells it, DescribeSecret does not.
+    pub created: Option<SystemTime>,
 }
 
 impl SecretVersion {
@@ -32,6 +34,7 @@ pub struct SecretInfo {
     pub rotation_enabled: bool,
     /// The versions that carry at least one label.
     pub versions: Vec<SecretVersion>,
+    pub tags: Vec<(String, String)>,
 }
 
 impl SecretInfo {
@@ -41,6 +44,19 @@ impl SecretInfo {
 
     pub fn labelled(&self, label: &str) -> Option<&SecretVersion> {
         self.versions.iter().find(|v| v.has(label))
+    }
+
+    /// The version a rotation left AWSPENDING on without finishing it; `None` when AWSPENDING
+    /// is on no version or on AWSCURRENT (which is how a successful rotation may end).
+    pub fn unfinished_rotation(&self) -> Option<&SecretVersion> {
+        self.labelled(AWSPENDING).filter(|v| !v.has(AWSCURRENT))
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -87,6 +103,16 @@ pub trait SecretStore: Send + Sync {
         to: Option<&str>,
         from: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sets a tag on the secret (the CLI's note of a rotation it started).
+    fn tag(
+        &self,
+        secret_id: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn untag(&self, secret_id: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +123,46 @@ pub struct IamUser {
     pub tags: Vec<(String, String)>,
 }
 
+/// The states IAM reports for an access key. Only an Active key can sign a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyStatus {
     Active,
     Inactive,
+    /// IAM expired the key: it cannot be used again, so it may be deleted to make room.
+    Expired,
+    /// A status this build does not know: never promoted, never deleted.
+    Unknown,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+            KeyStatus::Expired => "Expired",
+            KeyStatus::Unknown => "Unknown",
+        }
+    }
+}
+
+/// What GetAccessKeyLastUsed tells about a key's last use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub when: SystemTime,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+impl std::fmt::Display for KeyUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} by {} in {}",
+            humantime::format_rfc3339_seconds(self.when),
+            self.service.as_deref().unwrap_or("an unknown service"),
+            self.region.as_deref().unwrap_or("an unknown region")
+        )
+    }
 }
 
 /// An access key as ListAccessKeys shows it (without its secret).
@@ -125,8 +187,8 @@ pub trait Iam: Send + Sync {
     /// Succeeds when the key is already gone.
     fn delete_key(&self, user: &str, key_id: &str) -> impl Future<Output = Result<()>> + Send;
 
-    /// When the key was last used; `None` if never.
-    fn last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<SystemTime>>> + Send;
+    /// When, where and by which service the key was last used; `None` if never.
+    fn last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyUsage>>> + Send;
 }
 
 /// Why a key could not prove who it is.

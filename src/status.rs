@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::secret::KeySecret;
-use crate::services::{AWSCURRENT, Iam, KeyStatus, SecretStore};
+use crate::services::{AWSCURRENT, Iam, SecretStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
@@ -74,12 +74,9 @@ pub async fn status<S: SecretStore, I: Iam>(
                 .flat_map(|v| v.labels.iter().cloned())
                 .collect();
             keys.push(KeyRow {
-                last_used: iam.last_used(&key.id).await?.map(epoch_seconds),
+                last_used: iam.last_used(&key.id).await?.map(|u| epoch_seconds(u.when)),
                 access_key_id: key.id,
-                status: match key.status {
-                    KeyStatus::Active => "Active",
-                    KeyStatus::Inactive => "Inactive",
-                },
+                status: key.status.as_str(),
                 created: key.created.map(epoch_seconds),
                 labels,
             });

@@ -42,19 +42,19 @@ async fn rotate_runs_the_four_steps_and_reports_the_changes_as_json() {
         .as_str()
         .unwrap()
         .to_string();
-    let changes: Vec<&str> = report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let changes = report["changes"].as_array().unwrap();
+    let change = |action: &str, key: &str| {
+        changes
+            .iter()
+            .find(|c| c["action"] == action && c["key_id"] == key)
+            .unwrap_or_else(|| panic!("no {action} {key} in {changes:?}"))
+    };
+    assert!(change("created", &new_key)["reason"].is_string());
     assert!(
-        changes.contains(&format!("created key {new_key} (Active)").as_str()),
-        "{changes:?}"
-    );
-    assert!(
-        changes.contains(&format!("key {}: Active -> Inactive", bed.first_key).as_str()),
-        "{changes:?}"
+        change("deactivated", &bed.first_key)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("previous key")
     );
     assert_eq!(bed.active_keys().await, [new_key]);
     assert_eq!(
@@ -149,7 +149,7 @@ async fn exit_codes_tell_a_script_what_went_wrong() {
         "--output",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(3), "no such secret: fix the input");
     let error: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(error["error"]["type"], "AwsError");
 
@@ -171,6 +171,97 @@ async fn exit_codes_tell_a_script_what_went_wrong() {
 
     let out = cli(&["rotate"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
+
+    let out = cli(&["rotate", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let error: Value = serde_json::from_slice(&out.stdout).expect("JSON even for a usage error");
+    assert_eq!(error["error"]["type"], "UsageError");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--secret-id")
+    );
+}
+
+#[tokio::test]
+async fn rotate_finishes_a_rotation_left_unfinished_instead_of_refusing() {
+    let bed = Bed::new().await;
+    // Secrets Manager started a rotation that never ran: the next scheduled one would be refused.
+    let stuck = bed.start_rotation().await;
+
+    let out = cli(&["rotate", "--secret-id", &bed.secret_arn, "--output", "json"]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["resumed"], stuck.as_str());
+    assert_eq!(
+        bed.version_of("AWSCURRENT").await.as_deref(),
+        Some(stuck.as_str())
+    );
+    assert_eq!(bed.unfinished_rotation().await, None);
+    bed.rotate().await;
+}
+
+#[tokio::test]
+async fn rotate_restarts_a_rotation_whose_new_key_was_deleted() {
+    let bed = Bed::new().await;
+    let stuck = bed.start_rotation().await;
+    bed.run_step(iam_key_rotator::Step::CreateSecret, &stuck)
+        .await
+        .unwrap();
+    let pending_key = bed.value("AWSPENDING").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bed.iam
+        .delete_access_key()
+        .user_name(&bed.user)
+        .access_key_id(&pending_key)
+        .send()
+        .await
+        .unwrap();
+
+    let out = cli(&["rotate", "--secret-id", &bed.secret_arn]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let current = bed.version_of("AWSCURRENT").await.unwrap();
+    assert_ne!(current, stuck);
+    assert_eq!(bed.unfinished_rotation().await, None);
+    assert_eq!(bed.active_keys().await.len(), 1);
+}
+
+#[tokio::test]
+async fn cancel_ends_a_stuck_rotation_and_deletes_its_unused_key() {
+    let bed = Bed::new().await;
+    let stuck = bed.start_rotation().await;
+    bed.run_step(iam_key_rotator::Step::CreateSecret, &stuck)
+        .await
+        .unwrap();
+    let pending_key = bed.value("AWSPENDING").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = cli(&["cancel", "--secret-id", &bed.secret_arn, "--output", "json"]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["abandoned", "deleted"]);
+    assert_eq!(report["changes"][1]["key_id"], pending_key.as_str());
+    assert_eq!(bed.unfinished_rotation().await, None);
+    assert_eq!(
+        bed.keys().await,
+        [(bed.first_key.clone(), "Active".to_string())]
+    );
+    // The next scheduled rotation starts and completes.
+    bed.rotate().await;
 }
 
 #[test]
@@ -180,6 +271,7 @@ fn every_command_has_help() {
         vec!["rotate", "--help"],
         vec!["step", "--help"],
         vec!["status", "--help"],
+        vec!["cancel", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
             .args(&args)

@@ -98,7 +98,7 @@ async fn rotate_secret_runs_the_four_steps_through_the_lambda_binary() {
         bed.value("AWSPREVIOUS").await["AccessKeyId"],
         bed.first_key.as_str()
     );
-    assert_eq!(bed.version_of("AWSPENDING").await, None);
+    assert_eq!(bed.unfinished_rotation().await, None);
 
     // The function logged as JSON, with its steps, and never a secret access key.
     let log = std::fs::read_to_string(&bridged().function_log).expect("the function's log");
@@ -150,4 +150,35 @@ async fn a_failing_step_reaches_secrets_manager_with_its_error_type_and_changes_
         .await
         .unwrap();
     assert!(outsider_keys.access_key_metadata().is_empty());
+}
+
+#[tokio::test]
+async fn secrets_managers_configuration_test_passes_and_changes_nothing() {
+    let bed = Bed::new_on(moto()).await;
+    let before = bed.snapshot().await;
+
+    // `rotate-secret --no-rotate-immediately`: only testSecret runs, on a pending version that
+    // holds no value, which Secrets Manager removes afterwards.
+    let result = bed
+        .sm
+        .rotate_secret()
+        .secret_id(&bed.secret_arn)
+        .rotation_lambda_arn(&bed.moto.rotation_lambda_arn)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(90)
+                .build(),
+        )
+        .rotate_immediately(false)
+        .send()
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+    let calls = invocations_of(&bed.secret_arn, &bed.secret_name);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["step"], "testSecret");
+    assert_eq!(calls[0]["outcome"], "response", "{calls:?}");
+    assert_eq!(bed.snapshot().await, before);
+    // The schedule is on, and the first scheduled rotation runs.
+    bed.start_rotation().await;
 }

@@ -86,7 +86,7 @@ async fn matrix_row_of(kind: FaultKind, in_a_row: usize, with_key: bool) {
             "{kind:?} at call {call}"
         );
         assert_eq!(
-            bed.version_of("AWSPENDING").await,
+            bed.unfinished_rotation().await,
             None,
             "{kind:?} at call {call}"
         );

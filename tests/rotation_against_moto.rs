@@ -24,7 +24,7 @@ async fn assert_rotated(bed: &Bed, token: &str, old_key: &str) {
     assert_eq!(bed.keys().await, expected);
     assert_eq!(bed.value("AWSPREVIOUS").await["AccessKeyId"], old_key);
     assert_eq!(bed.version_of("AWSCURRENT").await.as_deref(), Some(token));
-    assert_eq!(bed.version_of("AWSPENDING").await, None);
+    assert_eq!(bed.unfinished_rotation().await, None);
 }
 
 #[tokio::test]

@@ -1,7 +1,5 @@
 //! IAM through the AWS SDK.
 
-use std::time::SystemTime;
-
 use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
@@ -10,7 +8,7 @@ use secrecy::SecretString;
 use super::{aws_error, to_system_time};
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
-use crate::services::{Iam, IamUser, KeyInfo, KeyStatus};
+use crate::services::{Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
 
 pub struct IamClient {
     client: Client,
@@ -65,7 +63,9 @@ impl Iam for IamClient {
                     id: k.access_key_id()?.to_string(),
                     status: match k.status() {
                         Some(StatusType::Active) => KeyStatus::Active,
-                        _ => KeyStatus::Inactive,
+                        Some(StatusType::Inactive) => KeyStatus::Inactive,
+                        Some(StatusType::Expired) => KeyStatus::Expired,
+                        _ => KeyStatus::Unknown,
                     },
                     created: to_system_time(k.create_date()),
                 })
@@ -84,6 +84,7 @@ impl Iam for IamClient {
         let key = out.access_key().ok_or_else(|| Error::Aws {
             operation: "CreateAccessKey",
             code: None,
+            status: None,
             message: "the answer held no access key".to_string(),
         })?;
         Ok(AccessKey {
@@ -124,7 +125,7 @@ impl Iam for IamClient {
         }
     }
 
-    async fn last_used(&self, key_id: &str) -> Result<Option<SystemTime>> {
+    async fn last_used(&self, key_id: &str) -> Result<Option<KeyUsage>> {
         let out = self
             .client
             .get_access_key_last_used()
@@ -132,8 +133,14 @@ impl Iam for IamClient {
             .send()
             .await
             .map_err(|e| aws_error("GetAccessKeyLastUsed", e))?;
-        Ok(to_system_time(
-            out.access_key_last_used().and_then(|u| u.last_used_date()),
-        ))
+        // IAM answers "N/A" for the service and region of a key that was never used.
+        let known = |s: &str| (!s.is_empty() && s != "N/A").then(|| s.to_string());
+        Ok(out.access_key_last_used().and_then(|u| {
+            Some(KeyUsage {
+                when: to_system_time(u.last_used_date())?,
+                service: known(u.service_name()),
+                region: known(u.region()),
+            })
+        }))
     }
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -47,11 +49,13 @@ pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
     )
 }
 
-/// An SDK failure as our error: the service's code and message, or the transport's reason.
-fn aws_error<E>(operation: &'static str, err: E) -> Error
+/// An SDK failure as our error: the service's code and message, or the transport's reason, and the
+/// HTTP status when AWS answered (it tells a refusal, 4xx, from a failure worth retrying, 5xx).
+fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
     let message = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -61,6 +65,7 @@ where
     Error::Aws {
         operation,
         code,
+        status,
         message,
     }
 }

@@ -2,6 +2,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{aws_error, to_system_time};
@@ -36,6 +37,7 @@ impl SecretStore for SecretsManagerClient {
             .map(|(id, labels)| SecretVersion {
                 id: id.clone(),
                 labels: labels.clone(),
+                created: None,
             })
             .collect();
         versions.sort_by(|a, b| a.id.cmp(&b.id));
@@ -43,6 +45,11 @@ impl SecretStore for SecretsManagerClient {
             arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             versions,
+            tags: out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect(),
         })
     }
 
@@ -64,6 +71,7 @@ impl SecretStore for SecretsManagerClient {
                 Some(SecretVersion {
                     id: v.version_id()?.to_string(),
                     labels: v.version_stages().to_vec(),
+                    created: to_system_time(v.created_date()),
                 })
             })
             .collect())
@@ -138,6 +146,28 @@ impl SecretStore for SecretsManagerClient {
             .send()
             .await
             .map_err(|e| aws_error("UpdateSecretVersionStage", e))?;
+        Ok(())
+    }
+
+    async fn tag(&self, secret_id: &str, key: &str, value: &str) -> Result<()> {
+        self.client
+            .tag_resource()
+            .secret_id(secret_id)
+            .tags(Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .map_err(|e| aws_error("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, secret_id: &str, key: &str) -> Result<()> {
+        self.client
+            .untag_resource()
+            .secret_id(secret_id)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| aws_error("UntagResource", e))?;
         Ok(())
     }
 }

@@ -1,43 +1,73 @@
 //! createSecret: makes a new access key, making room under IAM's 2-key quota, and stores it as AWSPENDING.
 
-use std::collections::HashSet;
-use std::time::SystemTime;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info, warn};
 
-use super::{Rotator, parse_value};
+use super::{Contract, Rotator, parse_value};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
-use crate::services::{AWSCURRENT, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore};
+use crate::services::{
+    AWSCURRENT, AWSPENDING, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
+    SecretVersion, StoredValue,
+};
 
 /// IAM lets a user hold at most this many access keys.
 pub const KEYS_PER_USER: usize = 2;
 
+/// IAM's CreateDate is truncated to the second, so a key made in the same second as the
+/// rotation's version may show a time up to this much earlier.
+const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
+
+/// The secret's tag in which the CLI notes the rotation it is starting, as "<token> <unix seconds>",
+/// before it creates a key. Secrets Manager's own rotations have a version made before any key
+/// (its `CreatedDate` bounds what counts as this rotation's key); the CLI's version only appears
+/// once the key is stored, so a CLI run after a crash reads the start here instead.
+pub const CLI_ROTATION_TAG: &str = "iam-key-rotator:cli-rotation";
+
 /// Why createSecret deletes a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// Made by an earlier attempt of a rotation that crashed before storing it.
+    /// Made by an earlier attempt of this rotation that crashed before storing it.
     CrashLeftover,
     /// Inactive, so nothing can be using it.
     Inactive,
-    /// Still active, but held only by an older version of this secret (AWSPREVIOUS or abandoned).
+    /// Expired by IAM, so nothing can be using it.
+    Expired,
+    /// Still active, but held only by an older version of this secret and not used since the
+    /// current version was stored.
     HeldByOldVersion,
+}
+
+/// What createSecret makes of one of the user's keys other than the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deleted whatever the quota needs: a crash leftover of this very rotation.
+    Leftover,
+    /// May be deleted if room is needed.
+    Removable(Removal),
+    /// Must stay; the reason is told to the operator.
+    Keep(String),
 }
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Creates the new key and stores it under the token as AWSPENDING.
     ///
     /// Assumes the token's version carries AWSPENDING (or, from the CLI, does not exist yet).
-    /// Guarantees: the AWSCURRENT key is never touched, and no active key unknown to this secret is
-    /// deleted unless it is a leftover of a crashed attempt (see [`is_crash_leftover`]). If the
-    /// key cannot be stored it is deleted again, so a failed attempt leaves no extra key.
+    /// Guarantees: the AWSCURRENT key is never touched; no key that another rotation's AWSPENDING
+    /// version holds is deleted; no active key used since the current version was stored is
+    /// deleted; an active key the secret does not know is deleted only if this rotation made it
+    /// (see [`is_crash_leftover`]). If the key cannot be stored it is deleted again, so a failed
+    /// attempt leaves no extra key.
     pub(super) async fn create_secret(
         &self,
         event: &RotationEvent,
         info: &SecretInfo,
+        contract: Contract,
     ) -> Result<()> {
-        if let Some(pending) = self.read_pending(event).await? {
+        if let Some(pending) = self.read_token_value(event, info).await? {
             info!(
                 key_id = pending.key_id(),
                 "a value is already stored under the token; nothing to do"
@@ -45,36 +75,43 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             return Ok(());
         }
 
-        let (current, current_value) = self.read_current(&event.secret_id).await?;
+        let (current, current_value) = self.read_current(info).await?;
         let user = self
             .user_in_scope(&event.secret_id, &info.arn, current.user_name())
             .await?;
+        let started = self.note_cli_rotation(event, info, contract).await?;
         let keys = self.iam.list_keys(&user.name).await?;
-        let others: HashSet<String> = keys
+        let others: Vec<&KeyInfo> = keys
             .iter()
             .filter(|k| Some(k.id.as_str()) != current.key_id())
-            .map(|k| k.id.clone())
             .collect();
-        let mut known = self.keys_held_by_old_versions(event, &others).await?;
-        known.extend(current.key_id().map(str::to_string));
 
-        let mut leftovers = HashSet::new();
-        for key in &keys {
-            if is_crash_leftover(key, &known, current_value.created)
-                && self.iam.last_used(&key.id).await?.is_none()
-            {
-                leftovers.insert(key.id.clone());
-            }
+        // The versions tell which keys the secret knows, and when this rotation began.
+        let versions = if others.is_empty() && !keys.is_empty() {
+            Vec::new()
+        } else {
+            self.secrets.list_versions(&info.arn).await?
+        };
+        let started = started.or_else(|| {
+            versions
+                .iter()
+                .find(|v| v.id == event.token)
+                .and_then(|v| v.created)
+        });
+        let holders = self.holders(event, info, &versions, &others).await?;
+
+        let mut verdicts = Vec::new();
+        for key in others {
+            let verdict = self
+                .verdict(key, &holders, started, current_value.created)
+                .await?;
+            verdicts.push((key.clone(), verdict));
         }
-
-        let removals =
-            plan_room(&keys, current.key_id(), &known, &leftovers).map_err(|blocking| {
-                Error::KeyQuota {
-                    secret: event.secret_id.clone(),
-                    user: user.name.clone(),
-                    blocking: blocking.join(" and "),
-                }
-            })?;
+        let removals = plan_room(keys.len(), &verdicts).map_err(|blocking| Error::KeyQuota {
+            secret: event.secret_id.clone(),
+            user: user.name.clone(),
+            blocking,
+        })?;
         let keeps_a_key = keys.len() > removals.len();
         for (key, why) in removals {
             self.iam.delete_key(&user.name, &key.id).await?;
@@ -84,25 +121,104 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let new_key = self.iam.create_key(&user.name).await?;
         info!(user = %user.name, new_key_id = %new_key.id, "created access key");
         if !keeps_a_key {
-            self.remove_twins(&user.name, &new_key.id, current_value.created)
-                .await?;
+            self.remove_twins(&user.name, &new_key.id, started).await?;
         }
-        self.store_pending_or_undo(event, &user.name, &current, new_key)
-            .await
+        self.store_pending_or_undo(event, info, &user.name, &current, new_key)
+            .await?;
+        if started.is_some() && contract == Contract::Cli && info.version(&event.token).is_none() {
+            // The version now exists and dates the rotation itself; the note has done its job.
+            if let Err(e) = self.secrets.untag(&info.arn, CLI_ROTATION_TAG).await {
+                warn!(error = %e, "could not remove the CLI's rotation note; it is harmless");
+            }
+        }
+        Ok(())
+    }
+
+    /// For a rotation the CLI starts (its token has no version yet): the time noted on the secret
+    /// for this token by an earlier run that crashed, or now, noted before any key is made.
+    /// `None` under Secrets Manager, whose version of the token dates the rotation.
+    async fn note_cli_rotation(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        contract: Contract,
+    ) -> Result<Option<SystemTime>> {
+        if contract != Contract::Cli || info.version(&event.token).is_some() {
+            return Ok(None);
+        }
+        if let Some(noted) = info
+            .tag(CLI_ROTATION_TAG)
+            .and_then(|note| parse_cli_note(note, &event.token))
+        {
+            return Ok(Some(noted));
+        }
+        let now = SystemTime::now();
+        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        self.secrets
+            .tag(
+                &info.arn,
+                CLI_ROTATION_TAG,
+                &format!("{} {seconds}", event.token),
+            )
+            .await?;
+        Ok(Some(UNIX_EPOCH + Duration::from_secs(seconds)))
+    }
+
+    /// What createSecret may do with `key`, one of the user's keys besides the current one.
+    async fn verdict(
+        &self,
+        key: &KeyInfo,
+        holders: &HashMap<String, Holder>,
+        started: Option<SystemTime>,
+        current_stored: Option<SystemTime>,
+    ) -> Result<Verdict> {
+        let id = &key.id;
+        match key.status {
+            KeyStatus::Inactive => return Ok(Verdict::Removable(Removal::Inactive)),
+            KeyStatus::Expired => return Ok(Verdict::Removable(Removal::Expired)),
+            KeyStatus::Unknown => {
+                return Ok(Verdict::Keep(format!(
+                    "{id} has a status this version of the function does not know"
+                )));
+            }
+            KeyStatus::Active => {}
+        }
+        match holders.get(id) {
+            Some(Holder::Current(version)) => Ok(Verdict::Keep(format!(
+                "{id} is the current key (version {version} carries AWSCURRENT)"
+            ))),
+            Some(Holder::Pending(version)) => Ok(Verdict::Keep(format!(
+                "{id} is the new key of another rotation in progress (version {version} carries AWSPENDING)"
+            ))),
+            Some(Holder::Old) => match self.iam.last_used(id).await? {
+                Some(usage) if current_stored.is_some_and(|stored| usage.when > stored) => {
+                    Ok(Verdict::Keep(format!(
+                        "{id} is held by an old version of the secret but is still in use: last used {usage}, after the current version was stored"
+                    )))
+                }
+                _ => Ok(Verdict::Removable(Removal::HeldByOldVersion)),
+            },
+            None if is_crash_leftover(key, started) && self.iam.last_used(id).await?.is_none() => {
+                Ok(Verdict::Leftover)
+            }
+            None => Ok(Verdict::Keep(format!(
+                "{id} is active and held by no version of the secret (made by hand, or used elsewhere)"
+            ))),
+        }
     }
 
     /// When the user had no other key, IAM's quota cannot stop the SDK's retry of a
     /// CreateAccessKey whose first answer was lost from making a second key. Removes such a twin
-    /// now, while it can only be ours: active, held by no version, never used, and new.
+    /// now, while it can only be ours: active, held by no version, never used, and made by this rotation.
     async fn remove_twins(
         &self,
         user: &str,
         new_key_id: &str,
-        current_stored: Option<SystemTime>,
+        started: Option<SystemTime>,
     ) -> Result<()> {
-        let ours = HashSet::from([new_key_id.to_string()]);
         for key in self.iam.list_keys(user).await? {
-            if is_crash_leftover(&key, &ours, current_stored)
+            if key.id != new_key_id
+                && is_crash_leftover(&key, started)
                 && self.iam.last_used(&key.id).await?.is_none()
             {
                 self.iam.delete_key(user, &key.id).await?;
@@ -117,27 +233,35 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     async fn store_pending_or_undo(
         &self,
         event: &RotationEvent,
+        info: &SecretInfo,
         user: &str,
         current: &KeySecret,
         new_key: AccessKey,
     ) -> Result<()> {
         let new_key_id = new_key.id.clone();
-        let pending = current.with_key(new_key);
+        let pending = current.with_key(new_key).to_json();
         let Err(put_error) = self
             .secrets
             .put_pending(
                 &event.secret_id,
                 &event.token,
-                &pending.to_json(),
+                &pending,
                 event.rotation_token.as_deref(),
             )
             .await
         else {
             info!(new_key_id = %new_key_id, "stored the new key as AWSPENDING");
+            // Stored, so this is the token's value for good: the next steps need not read it.
+            let stored = StoredValue {
+                version_id: event.token.clone(),
+                created: None,
+                text: pending,
+            };
+            self.values.put(&info.arn, stored);
             return Ok(());
         };
 
-        match self.read_pending(event).await {
+        match self.read_token_value(event, info).await {
             Ok(Some(stored)) if stored.key_id() == Some(new_key_id.as_str()) => {
                 warn!(new_key_id = %new_key_id, error = %put_error, "PutSecretValue reported an error but the value was stored; keeping the key");
                 Ok(())
@@ -160,40 +284,44 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         }
     }
 
-    /// Which of the `wanted` key ids some older version of this secret holds, labelled or not.
-    /// Labelled versions are read first, and reading stops once every wanted key is found, so a
-    /// secret's long history costs no calls in the usual case.
-    async fn keys_held_by_old_versions(
+    /// Which of the `others` keys some version of this secret holds, labelled or not, and whether
+    /// that version carries AWSCURRENT or AWSPENDING (another attempt's new key, never "old").
+    /// Every version counts, the token's and AWSCURRENT's included: another attempt may have
+    /// stored and promoted a key since `info` was read. Current, pending and labelled versions are
+    /// read first, and reading stops once every key is found, so a secret's long history costs no
+    /// calls in the usual case.
+    async fn holders(
         &self,
         event: &RotationEvent,
-        wanted: &HashSet<String>,
-    ) -> Result<HashSet<String>> {
-        let mut found = HashSet::new();
-        if wanted.is_empty() {
-            return Ok(found);
-        }
-        let mut versions = self.secrets.list_versions(&event.secret_id).await?;
-        versions.retain(|v| v.id != event.token && !v.has(AWSCURRENT));
-        versions.sort_by_key(|v| v.labels.is_empty());
+        info: &SecretInfo,
+        versions: &[SecretVersion],
+        others: &[&KeyInfo],
+    ) -> Result<HashMap<String, Holder>> {
+        let wanted: HashSet<&str> = others.iter().map(|k| k.id.as_str()).collect();
+        let mut found = HashMap::new();
+        let mut versions: Vec<&SecretVersion> = versions.iter().collect();
+        versions.sort_by_key(|v| (!v.has(AWSCURRENT), !v.has(AWSPENDING), v.labels.is_empty()));
         for version in versions {
             if found.len() == wanted.len() {
                 break;
             }
-            let Some(stored) = self
-                .secrets
-                .value(&event.secret_id, Some(&version.id), None)
-                .await?
-            else {
+            let Some(stored) = self.version_value(info, &version.id).await? else {
                 continue;
             };
             // An old version in another format only means we cannot vouch for its key.
             match parse_value(&event.secret_id, &version.id, &stored) {
-                Ok(secret) => found.extend(
-                    secret
-                        .key_id()
-                        .filter(|id| wanted.contains(*id))
-                        .map(str::to_string),
-                ),
+                Ok(secret) => {
+                    if let Some(id) = secret.key_id().filter(|id| wanted.contains(id)) {
+                        let holder = if version.has(AWSCURRENT) {
+                            Holder::Current(version.id.clone())
+                        } else if version.has(AWSPENDING) || version.id == event.token {
+                            Holder::Pending(version.id.clone())
+                        } else {
+                            Holder::Old
+                        };
+                        found.entry(id.to_string()).or_insert(holder);
+                    }
+                }
                 Err(e) => {
                     warn!(version = %version.id, error = %e, "skipping a version that is not a key secret")
                 }
@@ -203,60 +331,71 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     }
 }
 
-/// A key that an earlier attempt created and then crashed before storing: active, held by no
-/// version of the secret, and created after the current version was stored. (The caller also
-/// checks that it was never used.) Secrets Manager retries with the same token, so without this
-/// the retry would find the quota full of its own keys.
-pub fn is_crash_leftover(
-    key: &KeyInfo,
-    known: &HashSet<String>,
-    current_stored: Option<SystemTime>,
-) -> bool {
-    let created_after_current = match (key.created, current_stored) {
-        (Some(created), Some(stored)) => created >= stored,
-        _ => false,
-    };
-    key.status == KeyStatus::Active && !known.contains(&key.id) && created_after_current
+/// Which kind of version holds a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// The version that carries AWSCURRENT now.
+    Current(String),
+    /// A version that carries AWSPENDING: another attempt's key, still in flight.
+    Pending(String),
+    /// An older version: AWSPREVIOUS, or one that lost its labels.
+    Old,
 }
 
-/// The keys to delete so that the user can take one more: every crash leftover, then as few
-/// others as needed, inactive ones and those the secret holds first, oldest first.
-/// Never the current key; never an active key the secret does not hold.
-/// `Err` names the keys that block the way when there is no safe choice.
+/// The start of a rotation the CLI noted for `token`, from the tag's "<token> <unix seconds>".
+fn parse_cli_note(note: &str, token: &str) -> Option<SystemTime> {
+    let (noted_token, seconds) = note.split_once(' ')?;
+    let seconds: u64 = seconds.parse().ok()?;
+    (noted_token == token).then(|| UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
+/// A key that an earlier attempt of this rotation created and then crashed before storing: active
+/// and made at or after the rotation started (its token's version was created, or the CLI noted
+/// it). The caller also checks that no version holds it and that it was never used. Secrets
+/// Manager retries with the same token, so without this the retry would find the quota full of its
+/// own keys; and any key made before the rotation started is someone else's.
+pub fn is_crash_leftover(key: &KeyInfo, started: Option<SystemTime>) -> bool {
+    let made_during_this_rotation = match (key.created, started) {
+        (Some(created), Some(started)) => created + CREATE_DATE_ROUNDING >= started,
+        _ => false,
+    };
+    key.status == KeyStatus::Active && made_during_this_rotation
+}
+
+/// The keys to delete so that a user holding `key_count` keys can take one more: every crash
+/// leftover, then as few removable keys as needed, inactive and expired ones first, oldest first.
+/// `verdicts` covers every key but the current one, which is never deleted.
+/// `Err` says why each key that could have made room must stay.
 pub fn plan_room(
-    keys: &[KeyInfo],
-    current_key: Option<&str>,
-    known: &HashSet<String>,
-    leftovers: &HashSet<String>,
+    key_count: usize,
+    verdicts: &[(KeyInfo, Verdict)],
 ) -> Result<Vec<(KeyInfo, Removal)>, Vec<String>> {
-    let mut removals: Vec<(KeyInfo, Removal)> = keys
+    let mut removals: Vec<(KeyInfo, Removal)> = verdicts
         .iter()
-        .filter(|k| leftovers.contains(&k.id))
-        .map(|k| (k.clone(), Removal::CrashLeftover))
+        .filter(|(_, v)| *v == Verdict::Leftover)
+        .map(|(k, _)| (k.clone(), Removal::CrashLeftover))
         .collect();
-    let remaining: Vec<&KeyInfo> = keys.iter().filter(|k| !leftovers.contains(&k.id)).collect();
-    let excess = (remaining.len() + 1).saturating_sub(KEYS_PER_USER);
+    let excess = (key_count - removals.len() + 1).saturating_sub(KEYS_PER_USER);
     if excess == 0 {
         return Ok(removals);
     }
 
-    let mut candidates: Vec<(&KeyInfo, Removal)> = remaining
+    let mut candidates: Vec<(&KeyInfo, Removal)> = verdicts
         .iter()
-        .filter(|k| Some(k.id.as_str()) != current_key)
-        .filter_map(|k| match k.status {
-            KeyStatus::Inactive => Some((*k, Removal::Inactive)),
-            KeyStatus::Active if known.contains(&k.id) => Some((*k, Removal::HeldByOldVersion)),
-            KeyStatus::Active => None,
+        .filter_map(|(k, v)| match v {
+            Verdict::Removable(why) => Some((k, *why)),
+            _ => None,
         })
         .collect();
-    candidates
-        .sort_by_key(|(k, why)| (*why != Removal::Inactive, !known.contains(&k.id), k.created));
+    candidates.sort_by_key(|(k, why)| (*why == Removal::HeldByOldVersion, k.created));
 
     if candidates.len() < excess {
-        let blocking = remaining
+        let blocking = verdicts
             .iter()
-            .filter(|k| Some(k.id.as_str()) != current_key && k.status == KeyStatus::Active)
-            .map(|k| k.id.clone())
+            .filter_map(|(_, v)| match v {
+                Verdict::Keep(why) => Some(why.clone()),
+                _ => None,
+            })
             .collect();
         return Err(blocking);
     }
@@ -271,8 +410,6 @@ pub fn plan_room(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn key(id: &str, status: KeyStatus, age_days: u64) -> KeyInfo {
@@ -285,114 +422,97 @@ mod tests {
         }
     }
 
-    fn set(ids: &[&str]) -> HashSet<String> {
-        ids.iter().map(|s| s.to_string()).collect()
-    }
-
     fn ids(removals: &[(KeyInfo, Removal)]) -> Vec<&str> {
         removals.iter().map(|(k, _)| k.id.as_str()).collect()
     }
 
+    fn keep(why: &str) -> Verdict {
+        Verdict::Keep(why.to_string())
+    }
+
     #[test]
     fn one_key_leaves_room_and_nothing_is_deleted() {
-        let keys = [key("CUR", KeyStatus::Active, 90)];
-        assert!(
-            plan_room(&keys, Some("CUR"), &set(&["CUR"]), &set(&[]))
-                .unwrap()
-                .is_empty()
-        );
+        assert!(plan_room(1, &[]).unwrap().is_empty());
     }
 
     #[test]
     fn the_inactive_previous_key_is_deleted_to_make_room() {
-        let keys = [
-            key("CUR", KeyStatus::Active, 90),
-            key("OLD", KeyStatus::Inactive, 180),
-        ];
-        let removals = plan_room(&keys, Some("CUR"), &set(&["CUR", "OLD"]), &set(&[])).unwrap();
+        let old = key("OLD", KeyStatus::Inactive, 180);
+        let removals = plan_room(2, &[(old, Verdict::Removable(Removal::Inactive))]).unwrap();
         assert_eq!(ids(&removals), ["OLD"]);
         assert_eq!(removals[0].1, Removal::Inactive);
     }
 
     #[test]
-    fn an_active_key_held_by_an_old_version_may_go() {
-        let keys = [
-            key("CUR", KeyStatus::Active, 1),
-            key("PREV", KeyStatus::Active, 90),
-        ];
-        let removals = plan_room(&keys, Some("CUR"), &set(&["CUR", "PREV"]), &set(&[])).unwrap();
-        assert_eq!(removals, [(keys[1].clone(), Removal::HeldByOldVersion)]);
-    }
-
-    #[test]
-    fn an_unknown_active_key_blocks_and_is_named() {
-        let keys = [
-            key("CUR", KeyStatus::Active, 1),
-            key("STRANGER", KeyStatus::Active, 9),
-        ];
-        let blocking = plan_room(&keys, Some("CUR"), &set(&["CUR"]), &set(&[])).unwrap_err();
-        assert_eq!(blocking, ["STRANGER"]);
-    }
-
-    #[test]
-    fn the_current_key_is_never_deleted_even_when_inactive() {
-        let keys = [
-            key("CUR", KeyStatus::Inactive, 1),
-            key("STRANGER", KeyStatus::Active, 9),
-        ];
-        let blocking = plan_room(&keys, Some("CUR"), &set(&["CUR"]), &set(&[])).unwrap_err();
-        assert_eq!(blocking, ["STRANGER"]);
+    fn a_key_that_must_stay_blocks_and_says_why() {
+        let stranger = key("STRANGER", KeyStatus::Active, 9);
+        let blocking = plan_room(2, &[(stranger, keep("STRANGER is in use"))]).unwrap_err();
+        assert_eq!(blocking, ["STRANGER is in use"]);
     }
 
     #[test]
     fn crash_leftovers_are_always_removed() {
-        let keys = [
-            key("CUR", KeyStatus::Active, 90),
-            key("LEFT", KeyStatus::Active, 0),
-        ];
-        let removals = plan_room(&keys, Some("CUR"), &set(&["CUR"]), &set(&["LEFT"])).unwrap();
-        assert_eq!(removals, [(keys[1].clone(), Removal::CrashLeftover)]);
+        let left = key("LEFT", KeyStatus::Active, 0);
+        let removals = plan_room(2, &[(left.clone(), Verdict::Leftover)]).unwrap();
+        assert_eq!(removals, [(left, Removal::CrashLeftover)]);
     }
 
     #[test]
-    fn inactive_keys_go_before_active_ones_and_older_before_newer() {
-        let keys = [
-            key("NEWER", KeyStatus::Inactive, 10),
-            key("OLDER", KeyStatus::Inactive, 20),
-            key("PREV", KeyStatus::Active, 30),
+    fn inactive_and_expired_keys_go_before_old_versions_keys_and_older_before_newer() {
+        let verdicts = [
+            (
+                key("PREV", KeyStatus::Active, 40),
+                Verdict::Removable(Removal::HeldByOldVersion),
+            ),
+            (
+                key("NEWER", KeyStatus::Inactive, 10),
+                Verdict::Removable(Removal::Inactive),
+            ),
+            (
+                key("OLDER", KeyStatus::Expired, 20),
+                Verdict::Removable(Removal::Expired),
+            ),
         ];
-        let removals = plan_room(&keys, None, &set(&["PREV"]), &set(&[])).unwrap();
+        let removals = plan_room(3, &verdicts).unwrap();
         assert_eq!(ids(&removals), ["OLDER", "NEWER"]);
     }
 
     #[test]
-    fn a_leftover_must_be_active_unknown_and_newer_than_the_current_version() {
-        let stored = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000 - 86_400);
-        let known = set(&["CUR"]);
+    fn a_leftover_must_be_active_and_made_since_the_rotation_started() {
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000 - 86_400);
         assert!(is_crash_leftover(
             &key("NEW", KeyStatus::Active, 0),
-            &known,
-            Some(stored)
+            Some(started)
         ));
         assert!(!is_crash_leftover(
             &key("NEW", KeyStatus::Inactive, 0),
-            &known,
-            Some(stored)
-        ));
-        assert!(!is_crash_leftover(
-            &key("CUR", KeyStatus::Active, 0),
-            &known,
-            Some(stored)
+            Some(started)
         ));
         assert!(!is_crash_leftover(
             &key("OLD", KeyStatus::Active, 5),
-            &known,
-            Some(stored)
+            Some(started)
         ));
-        assert!(!is_crash_leftover(
-            &key("NEW", KeyStatus::Active, 0),
-            &known,
-            None
-        ));
+        assert!(!is_crash_leftover(&key("NEW", KeyStatus::Active, 0), None));
+    }
+
+    #[test]
+    fn a_key_made_in_the_same_second_as_the_rotation_counts_as_its_own() {
+        let started = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000_000_700);
+        let same_second = KeyInfo {
+            id: "NEW".into(),
+            status: KeyStatus::Active,
+            created: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000)),
+        };
+        assert!(is_crash_leftover(&same_second, Some(started)));
+    }
+
+    #[test]
+    fn the_cli_note_names_its_token_and_start() {
+        assert_eq!(
+            parse_cli_note("tok-1 1700000000", "tok-1"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(parse_cli_note("tok-1 1700000000", "tok-2"), None);
+        assert_eq!(parse_cli_note("garbage", "tok-1"), None);
     }
 }

@@ -1,21 +1,31 @@
 //! finishSecret: promotes the pending version to AWSCURRENT, then deactivates the key it replaced.
 
+use std::time::Duration;
+
 use tracing::{info, warn};
 
 use super::Rotator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::RotationEvent;
+use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore,
+    AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
+    StoredValue,
 };
 
+/// IAM's CreateDate is truncated to the second; see [`is_stale`].
+const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
+
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
-    /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), takes AWSPENDING
-    /// off, then sets the previous key Inactive. It is not deleted: the next rotation does that,
-    /// which gives a grace period of one rotation interval.
+    /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the
+    /// previous key Inactive. It is not deleted: the next rotation does that, which gives a grace
+    /// period of one rotation interval. AWSPENDING stays on the new version, which is how AWS lets
+    /// a rotation end; Secrets Manager (or the CLI) takes it off.
     ///
-    /// Assumes testSecret passed. Running it again after it succeeded changes nothing; running it
-    /// after a crash half-way finishes the job. A previous key already inactive or deleted is fine.
+    /// Assumes testSecret passed. Refuses, changing nothing, when the pending key no longer exists
+    /// or is not Active, and when AWSCURRENT changed after this rotation began (promoting would
+    /// undo that change). Running it again after it succeeded changes nothing; running it after a
+    /// crash half-way finishes the job. A previous key already inactive or deleted is fine.
     pub(super) async fn finish_secret(
         &self,
         event: &RotationEvent,
@@ -23,43 +33,60 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     ) -> Result<()> {
         let secret_id = &event.secret_id;
         let token = &event.token;
-        let (pending, new_key) = self.read_pending_key(event).await?;
-        let new_key_id = new_key.id.as_str();
+        let (pending, new_key) = self.read_pending_key(event, info).await?;
+        let user = pending.user_name();
 
         // The version being replaced, read before any label moves so its key is known.
-        let replaced = match info.labelled(AWSCURRENT) {
-            Some(current) if current.id != *token => Some(current.id.clone()),
-            _ => info.labelled(AWSPREVIOUS).map(|v| v.id.clone()),
-        };
-        let previous = match &replaced {
-            Some(id) => self
-                .secrets
-                .value(secret_id, Some(id), None)
-                .await?
-                .map(|stored| super::parse_value(secret_id, AWSPREVIOUS, &stored))
-                .transpose()?,
+        let promoting = info.labelled(AWSCURRENT).filter(|v| v.id != *token);
+        let replaced = promoting.or_else(|| info.labelled(AWSPREVIOUS));
+        let previous = match replaced {
+            Some(version) => match self.dated_version_value(info, &version.id).await? {
+                Some(stored) => {
+                    Some((super::parse_value(secret_id, AWSPREVIOUS, &stored)?, stored))
+                }
+                None => None,
+            },
             None => None,
         };
 
-        if let Some(current) = info.labelled(AWSCURRENT).filter(|v| v.id != *token) {
+        let keys = self.iam.list_keys(user).await?;
+        let unusable = |reason: String| Error::PendingKeyUnusable {
+            user: user.to_string(),
+            key_id: new_key.id.clone(),
+            reason,
+            abandoned: false,
+        };
+        let new_key_info = match keys.iter().find(|k| k.id == new_key.id) {
+            None => return Err(unusable("the user has no such key any more".to_string())),
+            Some(k) if k.status != KeyStatus::Active => {
+                return Err(unusable(format!("it is {}", k.status.as_str())));
+            }
+            Some(k) => k,
+        };
+
+        if let Some(current) = promoting {
+            if let Some((previous, stored)) = &previous
+                && let Some(reason) = is_stale(&pending, new_key_info, previous, stored)
+            {
+                return Err(Error::StaleRotation {
+                    secret: secret_id.clone(),
+                    token: token.clone(),
+                    reason,
+                });
+            }
             self.secrets
                 .move_label(secret_id, AWSCURRENT, Some(token), Some(&current.id))
                 .await?;
-            info!(from_version = %current.id, new_key_id = %new_key_id, "moved AWSCURRENT to the new version");
-        }
-        if info.version(token).is_some_and(|v| v.has(AWSPENDING)) {
-            self.secrets
-                .move_label(secret_id, AWSPENDING, None, Some(token))
-                .await?;
+            info!(from_version = %current.id, new_key_id = %new_key.id, "moved AWSCURRENT to the new version");
         }
 
-        let Some(previous) = previous else {
+        let Some((previous, _)) = previous else {
             return Ok(());
         };
-        let Some(old_key_id) = previous.key_id().filter(|id| *id != new_key_id) else {
+        let Some(old_key_id) = previous.key_id().filter(|id| *id != new_key.id) else {
             return Ok(());
         };
-        if previous.user_name() != pending.user_name() {
+        if previous.user_name() != user {
             warn!(
                 old_key_id,
                 old_user = previous.user_name(),
@@ -67,17 +94,50 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             );
             return Ok(());
         }
-        let keys = self.iam.list_keys(pending.user_name()).await?;
         match keys.iter().find(|k| k.id == old_key_id) {
             Some(k) if k.status == KeyStatus::Active => {
-                self.iam
-                    .deactivate_key(pending.user_name(), old_key_id)
-                    .await?;
+                self.iam.deactivate_key(user, old_key_id).await?;
                 info!(old_key_id, "deactivated the previous key");
             }
-            Some(_) => info!(old_key_id, "the previous key is already inactive"),
+            Some(k) => info!(
+                old_key_id,
+                status = k.status.as_str(),
+                "the previous key is already out of use"
+            ),
             None => info!(old_key_id, "the previous key is already deleted"),
         }
         Ok(())
+    }
+}
+
+/// Why promoting `pending` would undo a change made to AWSCURRENT (`current`, stored as
+/// `current_stored`) after this rotation began; `None` when AWSCURRENT is still what the rotation
+/// started from.
+///
+/// The pending value is the current value of its time with a new key, so any difference beside
+/// the key is an edit made since. And the current version was stored before the new key was
+/// made, unless someone stored a newer one since (IAM's and Secrets Manager's clocks are AWS's
+/// own; IAM's CreateDate is truncated to the second).
+fn is_stale(
+    pending: &KeySecret,
+    new_key: &KeyInfo,
+    current: &KeySecret,
+    current_stored: &StoredValue,
+) -> Option<String> {
+    if !pending.same_beside_key(current) {
+        return Some(format!(
+            "AWSCURRENT (version {}) holds other fields than this rotation's pending value: it was edited after the rotation began",
+            current_stored.version_id
+        ));
+    }
+    match (current_stored.created, new_key.created) {
+        (Some(stored), Some(made)) if stored > made + CREATE_DATE_ROUNDING => Some(format!(
+            "AWSCURRENT moved to version {}, stored at {}, after this rotation made its key {} at {}",
+            current_stored.version_id,
+            humantime::format_rfc3339_seconds(stored),
+            new_key.id,
+            humantime::format_rfc3339_seconds(made)
+        )),
+        _ => None,
     }
 }

@@ -7,10 +7,13 @@ mod create_secret;
 mod finish_secret;
 mod set_secret;
 mod test_secret;
+mod values;
+
+pub use create_secret::CLI_ROTATION_TAG;
 
 use std::time::Instant;
 
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -19,6 +22,7 @@ use crate::secret::{AccessKey, KeySecret};
 use crate::services::{
     AWSCURRENT, AWSPENDING, Iam, IamUser, KeyChecker, SecretInfo, SecretStore, StoredValue,
 };
+use values::ValueCache;
 
 /// The rotation engine: the three services it talks to and its settings. Built once, used for every event.
 pub struct Rotator<S, I, K> {
@@ -26,6 +30,7 @@ pub struct Rotator<S, I, K> {
     iam: I,
     checker: K,
     config: Config,
+    values: ValueCache,
 }
 
 /// How strictly to hold a rotation to Secrets Manager's contract.
@@ -44,6 +49,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             iam,
             checker,
             config,
+            values: ValueCache::default(),
         }
     }
 
@@ -81,7 +87,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 return Ok(());
             }
             match event.step {
-                Step::CreateSecret => self.create_secret(event, &info).await?,
+                Step::CreateSecret => self.create_secret(event, &info, contract).await?,
                 Step::SetSecret => self.set_secret(event, &info).await?,
                 Step::TestSecret => self.test_secret(event, &info, deadline).await?,
                 Step::FinishSecret => self.finish_secret(event, &info).await?,
@@ -110,7 +116,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let Some(version) = info.version(&event.token) else {
             if contract == Contract::Cli && event.step == Step::CreateSecret {
                 // Secrets Manager would refuse to start a second rotation; so do we.
-                if let Some(pending) = info.labelled(AWSPENDING).filter(|v| !v.has(AWSCURRENT)) {
+                if let Some(pending) = info.unfinished_rotation() {
                     return Err(Error::RotationInProgress {
                         secret: secret.clone(),
                         version: pending.id.clone(),
@@ -142,46 +148,84 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         Ok(true)
     }
 
-    /// The AWSCURRENT value, parsed, with the time it was stored.
-    async fn read_current(&self, secret_id: &str) -> Result<(KeySecret, StoredValue)> {
+    /// A version's value, read at most once per process; `None` when the version holds none.
+    async fn version_value(
+        &self,
+        info: &SecretInfo,
+        version_id: &str,
+    ) -> Result<Option<StoredValue>> {
+        if let Some(known) = self.values.get(&info.arn, version_id) {
+            return Ok(Some(known));
+        }
         let stored = self
             .secrets
-            .value(secret_id, None, Some(AWSCURRENT))
+            .value(&info.arn, Some(version_id), None)
+            .await?;
+        if let Some(stored) = &stored {
+            self.values.put(&info.arn, stored.clone());
+        }
+        Ok(stored)
+    }
+
+    /// Like [`Self::version_value`], but also knowing when the version was stored: a value this
+    /// process stored itself is cached without that date, so it is read once more when needed.
+    async fn dated_version_value(
+        &self,
+        info: &SecretInfo,
+        version_id: &str,
+    ) -> Result<Option<StoredValue>> {
+        match self.values.get(&info.arn, version_id) {
+            Some(known) if known.created.is_some() => Ok(Some(known)),
+            _ => {
+                let stored = self
+                    .secrets
+                    .value(&info.arn, Some(version_id), None)
+                    .await?;
+                if let Some(stored) = &stored {
+                    self.values.put(&info.arn, stored.clone());
+                }
+                Ok(stored)
+            }
+        }
+    }
+
+    /// The AWSCURRENT value, parsed, with the time it was stored.
+    async fn read_current(&self, info: &SecretInfo) -> Result<(KeySecret, StoredValue)> {
+        let no_value = |reason: &str| Error::InvalidSecret {
+            secret: info.arn.clone(),
+            label: AWSCURRENT.to_string(),
+            reason: reason.to_string(),
+        };
+        let version = info
+            .labelled(AWSCURRENT)
+            .ok_or_else(|| no_value("no version carries it"))?;
+        let stored = self
+            .dated_version_value(info, &version.id)
             .await?
-            .ok_or_else(|| Error::InvalidSecret {
-                secret: secret_id.to_string(),
-                label: AWSCURRENT.to_string(),
-                reason: "it has no value".to_string(),
-            })?;
-        let secret = parse_value(secret_id, AWSCURRENT, &stored)?;
+            .ok_or_else(|| no_value("it has no value"))?;
+        let secret = parse_value(&info.arn, AWSCURRENT, &stored)?;
         Ok((secret, stored))
     }
 
-    /// The value stored under the token as AWSPENDING, if createSecret has stored one.
-    async fn read_pending(&self, event: &RotationEvent) -> Result<Option<KeySecret>> {
-        self.read_token_value(event, Some(AWSPENDING)).await
-    }
-
+    /// The value stored under the token, if createSecret has stored one.
     async fn read_token_value(
         &self,
         event: &RotationEvent,
-        label: Option<&str>,
+        info: &SecretInfo,
     ) -> Result<Option<KeySecret>> {
-        match self
-            .secrets
-            .value(&event.secret_id, Some(&event.token), label)
-            .await?
-        {
+        match self.version_value(info, &event.token).await? {
             Some(stored) => Ok(Some(parse_value(&event.secret_id, AWSPENDING, &stored)?)),
             None => Ok(None),
         }
     }
 
     /// The token's value and its key, for the steps after createSecret, which need them there.
-    /// finishSecret reads it without the AWSPENDING label, which it takes off itself.
-    async fn read_pending_key(&self, event: &RotationEvent) -> Result<(KeySecret, AccessKey)> {
-        let label = (event.step != Step::FinishSecret).then_some(AWSPENDING);
-        let pending = self.read_token_value(event, label).await?.ok_or_else(|| {
+    async fn read_pending_key(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+    ) -> Result<(KeySecret, AccessKey)> {
+        let pending = self.read_token_value(event, info).await?.ok_or_else(|| {
             Error::PendingValueMissing {
                 secret: event.secret_id.clone(),
                 token: event.token.clone(),
@@ -193,6 +237,50 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             reason: "it holds no access key".to_string(),
         })?;
         Ok((pending, key))
+    }
+
+    /// Ends this rotation because its pending key can never be promoted: takes AWSPENDING off the
+    /// token's version, so that Secrets Manager's next rotation can start instead of this one
+    /// failing the same way forever. Returns the error that says so.
+    async fn abandon(
+        &self,
+        event: &RotationEvent,
+        user: &str,
+        key_id: &str,
+        reason: &str,
+    ) -> Error {
+        let abandoned = match self
+            .secrets
+            .move_label(&event.secret_id, AWSPENDING, None, Some(&event.token))
+            .await
+        {
+            Ok(()) => {
+                warn!(
+                    user,
+                    pending_key_id = key_id,
+                    reason,
+                    "abandoned the rotation: its pending key can never be promoted"
+                );
+                true
+            }
+            Err(e) => {
+                warn!(user, pending_key_id = key_id, reason, error = %e, "could not abandon the rotation");
+                false
+            }
+        };
+        Error::PendingKeyUnusable {
+            user: user.to_string(),
+            key_id: key_id.to_string(),
+            reason: reason.to_string(),
+            abandoned,
+        }
+    }
+
+    /// Refuses a user this function may not touch, as every step does before it acts on a key.
+    pub async fn check_scope(&self, secret_arn: &str, user: &str) -> Result<()> {
+        self.user_in_scope(secret_arn, secret_arn, user)
+            .await
+            .map(|_| ())
     }
 
     /// The secret's IAM user, refused when it does not exist, lies outside the configured path, or

@@ -3,34 +3,40 @@
 use tracing::info;
 
 use super::Rotator;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::RotationEvent;
 use crate::services::{Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore};
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Checks that the pending key exists, is Active, and belongs to the secret's user.
     ///
-    /// Assumes createSecret stored a value under the token. Changes nothing.
+    /// Assumes createSecret stored a value under the token. Changes nothing, except when the
+    /// pending key can never be promoted (deleted, deactivated, expired, or someone else's): then
+    /// it abandons this rotation, so that it does not fail the same way forever and block the next.
+    /// (The user's scope was checked when the key was made, and testSecret checks it again.)
     pub(super) async fn set_secret(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
-        let (pending, key) = self.read_pending_key(event).await?;
-        let user = self
-            .user_in_scope(&event.secret_id, &info.arn, pending.user_name())
-            .await?;
-        let key_id = key.id.as_str();
-
-        let keys = self.iam.list_keys(&user.name).await?;
-        let unusable = |reason: &str| Error::PendingKeyUnusable {
-            user: user.name.clone(),
-            key_id: key_id.to_string(),
-            reason: reason.to_string(),
-        };
-        match keys.iter().find(|k| k.id == key_id) {
-            None => Err(unusable(
-                "the user has no such key (it was deleted, or belongs to someone else)",
-            )),
-            Some(k) if k.status != KeyStatus::Active => Err(unusable("it is Inactive")),
+        let (pending, key) = self.read_pending_key(event, info).await?;
+        let user = pending.user_name();
+        let keys = self.iam.list_keys(user).await?;
+        match keys.iter().find(|k| k.id == key.id) {
+            None => Err(self
+                .abandon(
+                    event,
+                    user,
+                    &key.id,
+                    "the user has no such key (it was deleted, or belongs to someone else)",
+                )
+                .await),
+            Some(k) if k.status != KeyStatus::Active => Err(self
+                .abandon(
+                    event,
+                    user,
+                    &key.id,
+                    &format!("it is {}", k.status.as_str()),
+                )
+                .await),
             Some(_) => {
-                info!(user = %user.name, new_key_id = %key_id, "the pending key exists and is active");
+                info!(user, new_key_id = %key.id, "the pending key exists and is active");
                 Ok(())
             }
         }

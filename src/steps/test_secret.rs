@@ -16,16 +16,29 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     ///
     /// New keys are refused for several seconds after creation, so refusals are retried with
     /// exponential backoff and jitter, within the configured budget and never past `deadline`.
-    /// Changes nothing.
+    ///
+    /// `rotate-secret --no-rotate-immediately` tests the configuration alone: Secrets Manager then
+    /// calls this step on a pending version with no value (AWS) or a copy of the current one
+    /// (moto). That call checks what it can (the secret is readable, its user exists and is in
+    /// scope) and passes. Changes nothing.
     pub(super) async fn test_secret(
         &self,
         event: &RotationEvent,
         info: &SecretInfo,
         deadline: Instant,
     ) -> Result<()> {
-        let (pending, key) = self.read_pending_key(event).await?;
+        let pending = self.read_token_value(event, info).await?;
+        let key = match pending.as_ref().and_then(|p| p.key()) {
+            Some(key) => key,
+            None => return self.test_configuration(event, info).await,
+        };
+        let (current, _) = self.read_current(info).await?;
+        if current.key_id() == Some(key.id.as_str()) {
+            return self.test_configuration(event, info).await;
+        }
+        let pending = pending.as_ref().map(|p| p.user_name()).unwrap_or_default();
         let user = self
-            .user_in_scope(&event.secret_id, &info.arn, pending.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, pending)
             .await?;
 
         let started = Instant::now();
@@ -35,7 +48,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         loop {
             attempts += 1;
             let remaining = give_up_at.saturating_duration_since(Instant::now());
-            let outcome = tokio::time::timeout(remaining, self.checker.caller_arn(&key))
+            let outcome = tokio::time::timeout(remaining, self.checker.caller_arn(key))
                 .await
                 .unwrap_or_else(|_| {
                     Err(CheckError::NotYetValid {
@@ -73,8 +86,18 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             delay = (delay * 2).min(self.config.test_max_delay);
         }
     }
-}
 
+    /// Secrets Manager's test of the rotation's configuration: no new key to try, so this checks
+    /// that the current value is readable and names a user this function may rotate.
+    async fn test_configuration(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
+        let (current, _) = self.read_current(info).await?;
+        let user = self
+            .user_in_scope(&event.secret_id, &info.arn, current.user_name())
+            .await?;
+        info!(user = %user.name, "no new key under the token: tested the configuration only");
+        Ok(())
+    }
+}
 /// Somewhere between half of `delay` and all of it, so that many rotations do not retry in step.
 fn jittered(delay: Duration) -> Duration {
     let half = delay / 2;

@@ -471,6 +471,18 @@ impl Bed {
             .map(|(id, _)| id)
     }
 
+    /// The version AWSPENDING sits on when it is not also AWSCURRENT: a rotation left unfinished,
+    /// which makes Secrets Manager refuse the next one. A rotation may end with AWSPENDING on AWSCURRENT.
+    pub async fn unfinished_rotation(&self) -> Option<String> {
+        self.labels()
+            .await
+            .into_iter()
+            .find(|(_, l)| {
+                l.iter().any(|x| x == "AWSPENDING") && !l.iter().any(|x| x == "AWSCURRENT")
+            })
+            .map(|(id, _)| id)
+    }
+
     /// Everything a test compares before and after a refused step.
     pub async fn snapshot(&self) -> (Vec<(String, String)>, Vec<(String, Vec<String>)>, Value) {
         (

@@ -31,6 +31,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+# Set while RotateSecret runs without invoking the function (see behave_as_aws).
+QUIET = threading.local()
 FUNCTION_NAME = "iam-key-rotator"
 
 
@@ -129,6 +131,85 @@ class LambdaService:
         self.server.shutdown()
 
 
+def behave_as_aws() -> None:
+    """Makes moto's Secrets Manager do what AWS does where rotation depends on it (see
+    shared/reference/aws-facts.md): real version dates, immutable version values, AWS's check for
+    an unfinished rotation, and AWS's configuration test for RotateImmediately=false."""
+    from moto.secretsmanager.exceptions import InvalidRequestException, ResourceExistsException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    # ListSecretVersionIds: moto answers "now" for every version; AWS the version's creation.
+    original_list = SecretsManagerBackend.list_secret_version_ids
+
+    def list_secret_version_ids(self, secret_id):
+        answer = json.loads(original_list(self, secret_id))
+        versions = self.secrets[secret_id].versions
+        for version in answer["Versions"]:
+            version["CreatedDate"] = versions[version["VersionId"]]["createdate"]
+        return json.dumps(answer)
+
+    SecretsManagerBackend.list_secret_version_ids = list_secret_version_ids
+
+    # PutSecretValue: moto overwrites an AWSPENDING version's value; AWS refuses another value.
+    original_check = SecretsManagerBackend._check_with_existing_secrets_and_versions
+
+    def check_existing(self, secret_name, client_request_token, secret_string, secret_binary, *args, **kwargs):
+        secret = self.secrets.get(secret_name) if secret_name in self.secrets.keys() else None
+        version = secret.versions.get(client_request_token) if secret is not None and client_request_token else None
+        if version is not None and ("secret_string" in version or "secret_binary" in version):
+            if version.get("secret_string") == secret_string and version.get("secret_binary") == secret_binary:
+                return secret
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {client_request_token} because that value is already in use for a version of secret {secret.arn}.")
+        return original_check(self, secret_name, client_request_token, secret_string, secret_binary, *args, **kwargs)
+
+    SecretsManagerBackend._check_with_existing_secrets_and_versions = check_existing
+
+    # RotateSecret: AWS refuses while AWSPENDING is on a version that is not AWSCURRENT, and
+    # accepts AWSPENDING left on AWSCURRENT (moto does the opposite). With RotateImmediately=false
+    # AWS calls only testSecret, on a new AWSPENDING version holding no value, and removes that
+    # version afterwards (moto copies the current value into it and keeps it).
+    original_rotate = SecretsManagerBackend.rotate_secret
+    quiet = QUIET
+
+    def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_arn=None,
+                      rotation_rules=None, rotate_immediately=True):
+        secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+        if secret is not None:
+            for version in secret.versions.values():
+                stages = version["version_stages"]
+                if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+                    raise InvalidRequestException(
+                        "A previous rotation isn't complete. That rotation will be reattempted.")
+            for version in secret.versions.values():
+                if "AWSPENDING" in version["version_stages"]:
+                    version["version_stages"].remove("AWSPENDING")
+        if rotate_immediately or secret is None:
+            return original_rotate(self, secret_id, client_request_token, rotation_lambda_arn,
+                                   rotation_rules, rotate_immediately)
+        quiet.on = True
+        try:
+            answer = original_rotate(self, secret_id, client_request_token, rotation_lambda_arn,
+                                     rotation_rules, rotate_immediately)
+        finally:
+            quiet.on = False
+        token = next(v for v, version in secret.versions.items() if "AWSPENDING" in version["version_stages"])
+        secret.versions[token].pop("secret_string", None)
+        secret.versions[token].pop("secret_binary", None)
+        try:
+            if secret.rotation_lambda_arn:
+                from moto.awslambda.utils import get_backend
+                get_backend(self.account_id, self.region_name).invoke(
+                    secret.rotation_lambda_arn, qualifier=None,
+                    body=json.dumps({"Step": "testSecret", "SecretId": secret.arn, "ClientRequestToken": token}),
+                    headers={}, response_headers={})
+        finally:
+            del secret.versions[token]
+        return answer
+
+    SecretsManagerBackend.rotate_secret = rotate_secret
+
+
 def enforce_auth(session: dict) -> dict:
     """Turns on moto's authentication, with two principals: an administrator for the tests' own
     set-up, and the rotation function holding exactly template.yaml's policy. Returns their keys."""
@@ -197,6 +278,7 @@ def parse_args(argv=None):
 def start(args):
     """Starts moto and, with --function-binary, the Lambda service; returns (stop, endpoint, arn, service)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    behave_as_aws()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS picked for port 0
@@ -235,6 +317,8 @@ def start(args):
         original_invoke = LambdaSimpleBackend.invoke
 
         def invoke(self, function_name, qualifier, body, headers, response_headers):
+            if getattr(QUIET, "on", False):
+                return b""
             if function_name in (FUNCTION_NAME, function_arn):
                 return service.invoke(function_arn, body)
             return original_invoke(self, function_name, qualifier, body, headers, response_headers)

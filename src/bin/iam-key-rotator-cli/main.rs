@@ -1,13 +1,17 @@
 //! The command-line entry point: the rotation engine run by hand or by a scheduler outside Lambda.
 
+mod report;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use iam_key_rotator::aws::{self, AwsRotator};
+use iam_key_rotator::change::Change;
 use iam_key_rotator::status::{Status, status};
-use iam_key_rotator::{Config, Contract, Error, RotationEvent, Step, logging};
+use iam_key_rotator::{Config, Error, RotationEvent, logging, manual};
 use serde_json::{Value, json};
 
 const EXIT_CODES: &str = "\
@@ -15,8 +19,10 @@ Exit codes:
   0  done
   2  the command line is wrong
   3  the input is wrong (event, secret, user, configuration): fix it, then run again
-  4  the keys or the rotation need an operator (quota, unusable key): see the message
-  5  AWS failed or refused: often passing, running again may help
+  3  also: AWS refused the request (access denied, no such secret, invalid parameter)
+  4  the keys or the rotation need an operator (quota, unusable key, stale rotation): see the message
+  5  AWS failed for now (throttling, 5xx, no answer) or the new key was not accepted in time:
+     running again may help
 
 Settings come from the same environment variables as the Lambda (ROTATOR_*), and AWS
 credentials, region and endpoint the usual way (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).";
@@ -45,9 +51,17 @@ enum Output {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Rotate now: run the four steps in order with a fresh token, as Secrets Manager would,
-    /// and print what changed.
+    /// Rotate now: run the four steps in order, as Secrets Manager would, and print what changed.
+    /// An unfinished rotation is resumed (or, if it cannot finish, cancelled and started afresh);
+    /// a rotation that fails is cancelled, so the secret is never left stuck.
     Rotate {
+        /// The secret's name or ARN.
+        #[arg(long)]
+        secret_id: String,
+    },
+    /// End an unfinished rotation: take AWSPENDING off, delete its new key if nothing ever used
+    /// it, and print what was done.
+    Cancel {
         /// The secret's name or ARN.
         #[arg(long)]
         secret_id: String,
@@ -67,7 +81,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if wants_json()
+                && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) =>
+        {
+            let message = e.render().to_string();
+            println!(
+                "{}",
+                json!({"error": {"type": "UsageError", "message": message.trim()}})
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let level = if cli.verbose { "info" } else { "warn" };
     tracing::subscriber::set_global_default(logging::subscriber(
         logging::LogFormat::from_env(),
@@ -104,12 +132,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether the command line asks for JSON, even when it is otherwise wrong.
+fn wants_json() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .any(|pair| pair[0] == "--output" && pair[1] == "json")
+        || args.iter().any(|a| a == "--output=json")
+}
+
 /// What a command did, for printing.
 enum Report {
     Rotated {
-        token: String,
+        rotation: manual::Rotation,
         before: Status,
         after: Status,
+    },
+    Cancelled {
+        secret_id: String,
+        changes: Vec<Change>,
     },
     Stepped {
         event: RotationEvent,
@@ -134,25 +174,20 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
         Command::Status { secret_id } => Ok(Report::Shown(
             status(rotator.secrets(), rotator.iam(), secret_id).await?,
         )),
+        Command::Cancel { secret_id } => Ok(Report::Cancelled {
+            secret_id: secret_id.clone(),
+            changes: manual::cancel(&rotator, secret_id).await?,
+        }),
     }
 }
 
 async fn rotate(rotator: &AwsRotator, secret_id: &str, budget: Duration) -> Result<Report, Error> {
     let before = status(rotator.secrets(), rotator.iam(), secret_id).await?;
-    let token = uuid::Uuid::new_v4().to_string();
     let deadline = Instant::now() + budget + Duration::from_secs(60);
-    for step in Step::ALL {
-        let event = RotationEvent {
-            step,
-            secret_id: secret_id.to_string(),
-            token: token.clone(),
-            rotation_token: None,
-        };
-        rotator.run_under(&event, deadline, Contract::Cli).await?;
-    }
+    let rotation = manual::rotate(rotator, secret_id, deadline).await?;
     let after = status(rotator.secrets(), rotator.iam(), secret_id).await?;
     Ok(Report::Rotated {
-        token,
+        rotation,
         before,
         after,
     })
@@ -175,14 +210,22 @@ fn print_report(output: Output, report: &Report) {
         (
             Output::Json,
             Report::Rotated {
-                token,
+                rotation,
                 before,
                 after,
             },
-        ) => println!(
-            "{}",
-            json!({"secret_id": after.secret_id, "token": token, "changes": changes(before, after), "before": before, "after": after})
-        ),
+        ) => {
+            let mut changes = rotation.cancelled.clone();
+            changes.extend(report::changes(before, after));
+            println!(
+                "{}",
+                json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
+                       "changes": changes, "before": before, "after": after})
+            )
+        }
+        (Output::Json, Report::Cancelled { secret_id, changes }) => {
+            println!("{}", json!({"secret_id": secret_id, "changes": changes}))
+        }
         (Output::Json, Report::Stepped { event }) => println!(
             "{}",
             json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
@@ -191,16 +234,37 @@ fn print_report(output: Output, report: &Report) {
         (
             Output::Text,
             Report::Rotated {
-                token,
+                rotation,
                 before,
                 after,
             },
         ) => {
-            println!("Rotated {} (token {token})", after.secret_id);
-            for change in changes(before, after) {
+            println!("Rotated {} (token {})", after.secret_id, rotation.token);
+            if let Some(resumed) = &rotation.resumed {
+                println!("  (took over the unfinished rotation {resumed})");
+            }
+            for change in rotation
+                .cancelled
+                .iter()
+                .chain(&report::changes(before, after))
+            {
                 println!("  - {change}");
             }
-            println!("\nBefore:\n{}\nAfter:\n{}", table(before), table(after));
+            println!(
+                "\nBefore:\n{}\nAfter:\n{}",
+                report::table(before),
+                report::table(after)
+            );
+        }
+        (Output::Text, Report::Cancelled { secret_id, changes }) => {
+            if changes.is_empty() {
+                println!("No rotation of {secret_id} was unfinished; nothing to cancel");
+            } else {
+                println!("Cancelled the unfinished rotation of {secret_id}");
+                for change in changes {
+                    println!("  - {change}");
+                }
+            }
         }
         (Output::Text, Report::Stepped { event }) => {
             println!(
@@ -208,106 +272,6 @@ fn print_report(output: Output, report: &Report) {
                 event.step, event.secret_id, event.token
             )
         }
-        (Output::Text, Report::Shown(status)) => print!("{}", table(status)),
-    }
-}
-
-/// What differs between two looks at the same secret, in words.
-fn changes(before: &Status, after: &Status) -> Vec<String> {
-    let mut out = Vec::new();
-    for key in &after.keys {
-        match before
-            .keys
-            .iter()
-            .find(|k| k.access_key_id == key.access_key_id)
-        {
-            None => out.push(format!(
-                "created key {} ({})",
-                key.access_key_id, key.status
-            )),
-            Some(old) if old.status != key.status => out.push(format!(
-                "key {}: {} -> {}",
-                key.access_key_id, old.status, key.status
-            )),
-            Some(_) => {}
-        }
-    }
-    for key in &before.keys {
-        if !after
-            .keys
-            .iter()
-            .any(|k| k.access_key_id == key.access_key_id)
-        {
-            out.push(format!("deleted key {}", key.access_key_id));
-        }
-    }
-    let current_key = |s: &Status| {
-        s.versions
-            .iter()
-            .find(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
-            .and_then(|v| v.access_key_id.clone())
-    };
-    if current_key(before) != current_key(after) {
-        out.push(format!(
-            "AWSCURRENT now holds {} (was {})",
-            current_key(after).unwrap_or_else(|| "no key".into()),
-            current_key(before).unwrap_or_else(|| "no key".into())
-        ));
-    }
-    out
-}
-
-fn table(status: &Status) -> String {
-    let mut out = format!(
-        "  secret {}  user {}  rotation {}\n",
-        status.secret_id,
-        status.user.as_deref().unwrap_or("?"),
-        if status.rotation_enabled { "on" } else { "off" }
-    );
-    out += &format!("  {:<38} {:<24} {}\n", "VERSION", "LABELS", "KEY");
-    for v in &status.versions {
-        out += &format!(
-            "  {:<38} {:<24} {}\n",
-            v.version_id,
-            v.labels.join(","),
-            v.access_key_id.as_deref().unwrap_or("-")
-        );
-    }
-    out += &format!(
-        "  {:<22} {:<9} {:<8} {:<10} {}\n",
-        "KEY", "STATUS", "AGE", "LAST USED", "HELD AS"
-    );
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    for k in &status.keys {
-        out += &format!(
-            "  {:<22} {:<9} {:<8} {:<10} {}\n",
-            k.access_key_id,
-            k.status,
-            k.created
-                .map(|t| age(now.saturating_sub(t)))
-                .unwrap_or_else(|| "?".into()),
-            k.last_used
-                .map(|t| age(now.saturating_sub(t)) + " ago")
-                .unwrap_or_else(|| "never".into()),
-            if k.labels.is_empty() {
-                "(unknown to the secret)".to_string()
-            } else {
-                k.labels.join(",")
-            }
-        );
-    }
-    out
-}
-
-/// A short age for a table cell: "42s", "5m", "3h", "12d".
-fn age(seconds: u64) -> String {
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m", seconds / 60),
-        3600..86400 => format!("{}h", seconds / 3600),
-        _ => format!("{}d", seconds / 86400),
+        (Output::Text, Report::Shown(status)) => print!("{}", report::table(status)),
     }
 }

@@ -1,0 +1,139 @@
+//! How the CLI prints what it did: tables for people, JSON for scripts, and the changes between
+//! two looks at a secret as records.
+
+use std::time::SystemTime;
+
+use iam_key_rotator::change::Change;
+use iam_key_rotator::status::Status;
+
+/// What differs between two looks at the same secret, each with why it changed.
+pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
+    let mut out = Vec::new();
+    let current_key = |s: &Status| {
+        s.versions
+            .iter()
+            .find(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
+            .and_then(|v| v.access_key_id.clone())
+    };
+    let (old_current, new_current) = (current_key(before), current_key(after));
+    for key in &after.keys {
+        let id = key.access_key_id.as_str();
+        match before.keys.iter().find(|k| k.access_key_id == id) {
+            None => out.push(Change::key(
+                "created",
+                id,
+                if new_current.as_deref() == Some(id) {
+                    "the new key, now held by AWSCURRENT"
+                } else {
+                    "made by the rotation"
+                },
+            )),
+            Some(old) if old.status != key.status => {
+                let action = if key.status == "Active" {
+                    "reactivated"
+                } else {
+                    "deactivated"
+                };
+                let reason = if old_current.as_deref() == Some(id) {
+                    "the previous key, replaced in AWSCURRENT".to_string()
+                } else {
+                    format!("{} -> {}", old.status, key.status)
+                };
+                out.push(Change::key(action, id, reason));
+            }
+            Some(_) => {}
+        }
+    }
+    for key in &before.keys {
+        if !after
+            .keys
+            .iter()
+            .any(|k| k.access_key_id == key.access_key_id)
+        {
+            let reason = if key.status != "Active" {
+                format!("it was {}: made room for the new key", key.status)
+            } else if key.labels.is_empty() {
+                "held by no version and never used: a leftover of a crashed attempt".to_string()
+            } else {
+                format!(
+                    "held only by an old version ({}): made room for the new key",
+                    key.labels.join(",")
+                )
+            };
+            out.push(Change::key("deleted", &key.access_key_id, reason));
+        }
+    }
+    if old_current != new_current {
+        let version = after
+            .versions
+            .iter()
+            .find(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
+            .map(|v| v.version_id.clone())
+            .unwrap_or_default();
+        out.push(Change::version(
+            "promoted",
+            &version,
+            format!(
+                "AWSCURRENT now holds {} (was {})",
+                new_current.unwrap_or_else(|| "no key".into()),
+                old_current.unwrap_or_else(|| "no key".into())
+            ),
+        ));
+    }
+    out
+}
+
+pub fn table(status: &Status) -> String {
+    let mut out = format!(
+        "  secret {}  user {}  rotation {}\n",
+        status.secret_id,
+        status.user.as_deref().unwrap_or("?"),
+        if status.rotation_enabled { "on" } else { "off" }
+    );
+    out += &format!("  {:<38} {:<24} {}\n", "VERSION", "LABELS", "KEY");
+    for v in &status.versions {
+        out += &format!(
+            "  {:<38} {:<24} {}\n",
+            v.version_id,
+            v.labels.join(","),
+            v.access_key_id.as_deref().unwrap_or("-")
+        );
+    }
+    out += &format!(
+        "  {:<22} {:<9} {:<8} {:<10} {}\n",
+        "KEY", "STATUS", "AGE", "LAST USED", "HELD AS"
+    );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    for k in &status.keys {
+        out += &format!(
+            "  {:<22} {:<9} {:<8} {:<10} {}\n",
+            k.access_key_id,
+            k.status,
+            k.created
+                .map(|t| age(now.saturating_sub(t)))
+                .unwrap_or_else(|| "?".into()),
+            k.last_used
+                .map(|t| age(now.saturating_sub(t)) + " ago")
+                .unwrap_or_else(|| "never".into()),
+            if k.labels.is_empty() {
+                "(unknown to the secret)".to_string()
+            } else {
+                k.labels.join(",")
+            }
+        );
+    }
+    out
+}
+
+/// A short age for a table cell: "42s", "5m", "3h", "12d".
+fn age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86400),
+    }
+}

@@ -1,0 +1,48 @@
+//! What a command changed, one record per change, for people (a line each) and scripts (JSON).
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// What happened: `created`, `deleted`, `deactivated`, `reactivated`, `kept`, `promoted`,
+    /// `abandoned`, `note_removed`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub reason: String,
+}
+
+impl Change {
+    pub fn key(action: &'static str, key_id: &str, reason: impl Into<String>) -> Change {
+        Change {
+            action,
+            key_id: Some(key_id.to_string()),
+            version_id: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn version(action: &'static str, version_id: &str, reason: impl Into<String>) -> Change {
+        Change {
+            action,
+            key_id: None,
+            version_id: Some(version_id.to_string()),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match (&self.key_id, &self.version_id) {
+            (Some(key), _) => format!("key {key}"),
+            (None, Some(version)) => format!("version {version}"),
+            (None, None) => "secret".to_string(),
+        };
+        write!(f, "{} {what}: {}", self.action, self.reason)
+    }
+}

@@ -1,0 +1,247 @@
+//! Rotations the CLI drives itself, playing Secrets Manager's part: it resumes a rotation left
+//! unfinished, restarts one that cannot finish, and never leaves a secret stuck behind it.
+
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use crate::change::Change;
+use crate::error::{Error, Result};
+use crate::event::{RotationEvent, Step};
+use crate::secret::KeySecret;
+use crate::services::{AWSCURRENT, AWSPENDING, Iam, KeyChecker, SecretInfo, SecretStore};
+use crate::steps::{CLI_ROTATION_TAG, Contract, Rotator};
+
+/// How a `rotate` went.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The token of the rotation that completed.
+    pub token: String,
+    /// The token of an unfinished rotation that was taken over, if any.
+    pub resumed: Option<String>,
+    /// What was cancelled on the way (an unfinished rotation that could not be finished).
+    pub cancelled: Vec<Change>,
+}
+
+/// Rotates now. An unfinished rotation (AWSPENDING left on a version that is not AWSCURRENT, or
+/// a CLI run that crashed before storing its key) is resumed with its token; if it cannot finish,
+/// it is cancelled and a fresh rotation runs. A rotation that fails is cancelled before the error
+/// is returned, so the secret is never left with AWSPENDING for the next rotation to trip on.
+pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+    deadline: Instant,
+) -> Result<Rotation> {
+    let info = rotator.secrets().describe(secret_id).await?;
+    let mut cancelled = Vec::new();
+    let resumed = unfinished_token(&info);
+    if let Some(token) = &resumed {
+        info!(%token, "resuming an unfinished rotation");
+        match run_to_end(rotator, secret_id, token, deadline).await {
+            Ok(()) => {
+                return Ok(Rotation {
+                    token: token.clone(),
+                    resumed,
+                    cancelled,
+                });
+            }
+            Err(e) if cannot_finish(&e) => {
+                warn!(%token, error = %e, "the unfinished rotation cannot finish; cancelling it and starting afresh");
+                cancelled = cancel_rotation(rotator, secret_id, Some(token)).await?;
+            }
+            Err(e) => return Err(cancel_after(rotator, secret_id, token, e).await),
+        }
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    match run_to_end(rotator, secret_id, &token, deadline).await {
+        Ok(()) => Ok(Rotation {
+            token,
+            resumed,
+            cancelled,
+        }),
+        Err(e) => Err(cancel_after(rotator, secret_id, &token, e).await),
+    }
+}
+
+/// Ends whatever rotation of the secret is unfinished: takes AWSPENDING off its version, deletes
+/// its new key if nothing ever used it (a used one is kept and named), and removes the CLI's note.
+/// Never touches the AWSCURRENT key.
+pub async fn cancel<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+) -> Result<Vec<Change>> {
+    cancel_rotation(rotator, secret_id, None).await
+}
+
+/// The four steps with `token`, as Secrets Manager runs them, then AWSPENDING taken off as it does.
+async fn run_to_end<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+    token: &str,
+    deadline: Instant,
+) -> Result<()> {
+    for step in Step::ALL {
+        let event = RotationEvent {
+            step,
+            secret_id: secret_id.to_string(),
+            token: token.to_string(),
+            rotation_token: None,
+        };
+        rotator.run_under(&event, deadline, Contract::Cli).await?;
+    }
+    let info = rotator.secrets().describe(secret_id).await?;
+    if info.version(token).is_some_and(|v| v.has(AWSPENDING)) {
+        rotator
+            .secrets()
+            .move_label(secret_id, AWSPENDING, None, Some(token))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The token of a rotation left unfinished: AWSPENDING off AWSCURRENT, or a CLI note whose token
+/// has no version yet (a run that crashed between making its key and storing it).
+fn unfinished_token(info: &SecretInfo) -> Option<String> {
+    if let Some(version) = info.unfinished_rotation() {
+        return Some(version.id.clone());
+    }
+    let noted = info.tag(CLI_ROTATION_TAG)?.split_once(' ')?.0;
+    info.version(noted).is_none().then(|| noted.to_string())
+}
+
+/// Errors after which a rotation's token can never succeed.
+fn cannot_finish(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::PendingKeyUnusable { .. }
+            | Error::StaleRotation { .. }
+            | Error::NotPending { .. }
+            | Error::WrongIdentity { .. }
+            | Error::InvalidSecret { .. }
+    )
+}
+
+/// Cancels the rotation under `token` after it failed with `error`, and returns that error.
+async fn cancel_after<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+    token: &str,
+    error: Error,
+) -> Error {
+    match cancel_rotation(rotator, secret_id, Some(token)).await {
+        Ok(changes) => {
+            for change in changes {
+                warn!(%change, "cancelled the failed rotation");
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "could not cancel the failed rotation; run `iam-key-rotator-cli cancel --secret-id {secret_id}`")
+        }
+    }
+    error
+}
+
+/// Cancels the unfinished rotation, or only the one under `token` when given.
+async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+    token: Option<&str>,
+) -> Result<Vec<Change>> {
+    let secrets = rotator.secrets();
+    let info = secrets.describe(secret_id).await?;
+    let mut changes = Vec::new();
+    if let Some(note) = info.tag(CLI_ROTATION_TAG)
+        && token.is_none_or(|t| note.starts_with(t))
+    {
+        secrets.untag(secret_id, CLI_ROTATION_TAG).await?;
+        changes.push(Change {
+            action: "note_removed",
+            key_id: None,
+            version_id: None,
+            reason: format!("the CLI's note of a rotation it started ({CLI_ROTATION_TAG})"),
+        });
+    }
+    let Some(pending) = info
+        .labelled(AWSPENDING)
+        .filter(|v| token.is_none_or(|t| v.id == t))
+    else {
+        return Ok(changes);
+    };
+    if pending.has(AWSCURRENT) {
+        secrets
+            .move_label(secret_id, AWSPENDING, None, Some(&pending.id))
+            .await?;
+        changes.push(Change::version(
+            "abandoned",
+            &pending.id,
+            "AWSPENDING taken off AWSCURRENT: that rotation had finished",
+        ));
+        return Ok(changes);
+    }
+
+    // Decide about the pending key before any write, so a refusal changes nothing.
+    let key_to_check = pending_key(rotator, &info, &pending.id).await?;
+    secrets
+        .move_label(secret_id, AWSPENDING, None, Some(&pending.id))
+        .await?;
+    changes.push(Change::version(
+        "abandoned",
+        &pending.id,
+        "AWSPENDING taken off: the rotation is cancelled",
+    ));
+    let Some((user, key_id)) = key_to_check else {
+        return Ok(changes);
+    };
+    let iam = rotator.iam();
+    if !iam.list_keys(&user).await?.iter().any(|k| k.id == key_id) {
+        return Ok(changes);
+    }
+    match iam.last_used(&key_id).await? {
+        None => {
+            iam.delete_key(&user, &key_id).await?;
+            changes.push(Change::key(
+                "deleted",
+                &key_id,
+                "the cancelled rotation's new key, never used",
+            ));
+        }
+        Some(usage) => changes.push(Change::key(
+            "kept",
+            &key_id,
+            format!(
+                "the cancelled rotation's new key was used (last {usage}); delete it once nothing relies on it"
+            ),
+        )),
+    }
+    Ok(changes)
+}
+
+/// The user and key of the pending version, when that key is not also AWSCURRENT's.
+async fn pending_key<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    info: &SecretInfo,
+    version_id: &str,
+) -> Result<Option<(String, String)>> {
+    let secrets = rotator.secrets();
+    let read = |version: String| async move {
+        let stored = secrets.value(&info.arn, Some(&version), None).await?;
+        Ok::<_, Error>(
+            stored
+                .and_then(|s| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&s.text)).ok()),
+        )
+    };
+    let Some(pending) = read(version_id.to_string()).await? else {
+        return Ok(None);
+    };
+    let Some(key_id) = pending.key_id() else {
+        return Ok(None);
+    };
+    if let Some(current) = info.labelled(AWSCURRENT) {
+        let current = read(current.id.clone()).await?;
+        if current.as_ref().and_then(|c| c.key_id()) == Some(key_id) {
+            return Ok(None);
+        }
+    }
+    rotator.check_scope(&info.arn, pending.user_name()).await?;
+    Ok(Some((pending.user_name().to_string(), key_id.to_string())))
+}

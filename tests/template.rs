@@ -1,0 +1,118 @@
+//! template.yaml as CloudFormation reads it: safe by default and deletable, with no host name or
+//! architecture written twice. (The policy itself is proven in `least_privilege.rs`.)
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::project_root;
+
+/// The template, decoded by cfn-lint (short-form tags become `Ref`, `Fn::Sub`, ...).
+fn template() -> Value {
+    let root = project_root();
+    let status = Command::new("bash")
+        .arg(root.join("scripts/venv.sh"))
+        .status()
+        .expect("bash runs scripts/venv.sh");
+    assert!(status.success());
+    let out = Command::new(root.join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import json, sys; from cfnlint.decode import decode; t, p = decode(sys.argv[1]); assert not p, p; print(json.dumps(t))",
+        ])
+        .arg(root.join("template.yaml"))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the template as JSON")
+}
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn users_are_bound_to_their_secret_by_tag_by_default() {
+    let template = template();
+    let variables =
+        &template["Resources"]["RotationFunction"]["Properties"]["Environment"]["Variables"];
+    let tag = &variables["ROTATOR_USER_TAG"];
+    assert_eq!(
+        tag["Fn::If"][1]["Ref"], "UserTagKey",
+        "ROTATOR_USER_TAG comes from a parameter: {tag}"
+    );
+    assert_eq!(
+        template["Parameters"]["UserTagKey"]["Default"],
+        "iam-key-rotator:secret"
+    );
+}
+
+#[test]
+fn the_stack_can_be_deleted_after_the_function_rotated_its_example() {
+    let template = template();
+    // A key made by the stack would be deleted by the function's second rotation, and a user
+    // holding the function's keys cannot be deleted: the stack must make no key, keep the user.
+    assert!(resources_of_type(&template, "AWS::IAM::AccessKey").is_empty());
+    for (name, user) in resources_of_type(&template, "AWS::IAM::User") {
+        assert_eq!(user["DeletionPolicy"], "Retain", "{name}");
+    }
+    let secret = &template["Resources"]["ExampleSecret"]["Properties"]["SecretString"];
+    assert!(
+        !secret.to_string().contains("SecretAccessKey"),
+        "the example secret starts without a key: {secret}"
+    );
+}
+
+#[test]
+fn service_hosts_use_the_partitions_url_suffix_and_logs_expire() {
+    let text = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    assert!(
+        !text.contains("amazonaws.com"),
+        "name hosts with ${{AWS::URLSuffix}}"
+    );
+    let template = template();
+    let groups = resources_of_type(&template, "AWS::Logs::LogGroup");
+    assert_eq!(groups.len(), 1);
+    assert!(groups[0].1["Properties"]["RetentionInDays"].is_object());
+    assert_eq!(
+        template["Resources"]["RotationFunction"]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"],
+        groups[0].0.as_str()
+    );
+}
+
+#[test]
+fn make_deploy_installs_its_tools_and_builds_what_it_deploys() {
+    let makefile = std::fs::read_to_string(project_root().join("Makefile")).unwrap();
+    let recipe: Vec<&str> = makefile
+        .split("\ndeploy:")
+        .nth(1)
+        .expect("a deploy target")
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with('\t'))
+        .collect();
+    assert!(
+        recipe[0].contains("requirements-build.txt")
+            && recipe[0].contains("requirements-deploy.txt"),
+        "cargo-lambda, zig and the SAM CLI are installed first: {recipe:?}"
+    );
+    let build = recipe.iter().find(|l| l.contains(" build")).unwrap();
+    let deploy = recipe.iter().find(|l| l.contains(" deploy")).unwrap();
+    for line in [build, deploy] {
+        assert!(line.contains("Architecture=$(ARCH)"), "{line}");
+        assert!(
+            line.contains("$(SAM)"),
+            "sam from ./.venv, with the tools on PATH: {line}"
+        );
+    }
+}
