@@ -14,6 +14,38 @@ pub const TEST_MAX_DELAY_VAR: &str = "ROTATOR_TEST_MAX_DELAY_MS";
 pub const USER_PATH_PREFIX_VAR: &str = "ROTATOR_USER_PATH_PREFIX";
 /// When set, only users carrying this tag with the secret's ARN as its value are rotated.
 pub const USER_TAG_VAR: &str = "ROTATOR_USER_TAG";
+/// How long the previous key stays Active after a rotation (`0`: finishSecret deactivates it).
+pub const DEACTIVATE_AFTER_VAR: &str = "ROTATOR_DEACTIVATE_AFTER";
+/// How long the previous key must show no use before the sweep deactivates it.
+pub const QUIET_FOR_VAR: &str = "ROTATOR_QUIET_FOR";
+/// How long a previous key stays Inactive before the sweep deletes it (`never`: the next rotation does).
+pub const DELETE_AFTER_VAR: &str = "ROTATOR_DELETE_AFTER";
+/// The sweep looks at the secrets whose names start with this.
+pub const SECRET_NAME_PREFIX_VAR: &str = "ROTATOR_SECRET_NAME_PREFIX";
+/// When set, every new version also carries the SES SMTP credentials for this region.
+pub const SES_SMTP_REGION_VAR: &str = "ROTATOR_SES_SMTP_REGION";
+
+/// What happens to the previous key after a rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetirePolicy {
+    /// The previous key stays Active this long after the rotation; zero: finishSecret deactivates it.
+    pub deactivate_after: Duration,
+    /// ... and is deactivated only once it has not been used for this long.
+    pub quiet_for: Duration,
+    /// An inactive previous key is deleted this long after it was deactivated (or last used, if
+    /// later); `None`: left for the next rotation to delete.
+    pub delete_after: Option<Duration>,
+}
+
+impl Default for RetirePolicy {
+    fn default() -> Self {
+        RetirePolicy {
+            deactivate_after: Duration::ZERO,
+            quiet_for: Duration::from_secs(24 * 3600),
+            delete_after: Some(Duration::from_secs(7 * 24 * 3600)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -26,6 +58,11 @@ pub struct Config {
     /// A tag key such as `iam-key-rotator:secret`: the user must carry it, valued with the
     /// secret's ARN, so that a secret cannot be pointed at someone else's user.
     pub user_tag: Option<String>,
+    pub retire: RetirePolicy,
+    /// The sweep's scope: secrets whose names start with this (empty: every secret).
+    pub secret_name_prefix: String,
+    /// An SES region such as `eu-west-1`: new versions then also hold `SmtpUsername` and `SmtpPassword`.
+    pub ses_smtp_region: Option<String>,
 }
 
 impl Default for Config {
@@ -37,6 +74,9 @@ impl Default for Config {
             test_max_delay: Duration::from_millis(8000),
             user_path_prefix: "/".to_string(),
             user_tag: None,
+            retire: RetirePolicy::default(),
+            secret_name_prefix: String::new(),
+            ses_smtp_region: None,
         }
     }
 }
@@ -78,6 +118,31 @@ impl Config {
                 }
                 None => None,
             },
+            retire: RetirePolicy {
+                deactivate_after: match lookup(DEACTIVATE_AFTER_VAR) {
+                    Some(v) => parse_duration(DEACTIVATE_AFTER_VAR, &v)?,
+                    None => defaults.retire.deactivate_after,
+                },
+                quiet_for: match lookup(QUIET_FOR_VAR) {
+                    Some(v) => parse_duration(QUIET_FOR_VAR, &v)?,
+                    None => defaults.retire.quiet_for,
+                },
+                delete_after: match lookup(DELETE_AFTER_VAR) {
+                    Some(v) if v.trim() == "never" => None,
+                    Some(v) => Some(parse_duration(DELETE_AFTER_VAR, &v)?),
+                    None => defaults.retire.delete_after,
+                },
+            },
+            secret_name_prefix: lookup(SECRET_NAME_PREFIX_VAR).unwrap_or_default(),
+            ses_smtp_region: match lookup(SES_SMTP_REGION_VAR) {
+                Some(v) if is_region(v.trim()) => Some(v.trim().to_string()),
+                Some(v) => {
+                    return Err(Error::InvalidConfig(format!(
+                        "{SES_SMTP_REGION_VAR}={v:?} is not an AWS region such as eu-west-1; set one or unset it"
+                    )));
+                }
+                None => None,
+            },
         };
         if config.test_first_delay > config.test_max_delay {
             return Err(Error::InvalidConfig(format!(
@@ -97,6 +162,29 @@ fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64> {
             "{name}={value:?} is not a whole number from {min} to {max}; set it to one or unset it for the default"
         ))),
     }
+}
+
+/// `0`, or a duration such as `90s`, `30m`, `24h`, `7d`.
+fn parse_duration(name: &str, value: &str) -> Result<Duration> {
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value).map_err(|e| {
+        Error::InvalidConfig(format!(
+            "{name}={value:?} is not a duration ({e}); write it like 90s, 30m, 24h or 7d"
+        ))
+    })
+}
+
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 fn parse_path_prefix(value: &str) -> Result<String> {
@@ -135,8 +223,30 @@ mod tests {
             (TEST_MAX_DELAY_VAR, "4000"),
             (USER_PATH_PREFIX_VAR, "/rotated/"),
             (USER_TAG_VAR, "iam-key-rotator:secret"),
+            (DEACTIVATE_AFTER_VAR, "24h"),
+            (QUIET_FOR_VAR, "30m"),
+            (DELETE_AFTER_VAR, "never"),
+            (SECRET_NAME_PREFIX_VAR, "iam-keys/"),
+            (SES_SMTP_REGION_VAR, "eu-west-1"),
         ])
         .unwrap();
+        assert_eq!(
+            config.retire,
+            RetirePolicy {
+                deactivate_after: Duration::from_secs(86_400),
+                quiet_for: Duration::from_secs(1800),
+                delete_after: None,
+            }
+        );
+        assert_eq!(config.secret_name_prefix, "iam-keys/");
+        assert_eq!(config.ses_smtp_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            config_with(&[(DELETE_AFTER_VAR, "7d")])
+                .unwrap()
+                .retire
+                .delete_after,
+            Some(Duration::from_secs(7 * 86_400))
+        );
         assert_eq!(config.user_tag.as_deref(), Some("iam-key-rotator:secret"));
         assert_eq!(config.test_budget, Duration::from_secs(30));
         assert_eq!(config.test_first_delay, Duration::from_millis(250));
@@ -153,6 +263,10 @@ mod tests {
             (TEST_MAX_DELAY_VAR, "1e3"),
             (USER_PATH_PREFIX_VAR, "rotated"),
             (USER_TAG_VAR, ""),
+            (DEACTIVATE_AFTER_VAR, "a while"),
+            (QUIET_FOR_VAR, "-5m"),
+            (DELETE_AFTER_VAR, "7 weeks later"),
+            (SES_SMTP_REGION_VAR, "Ireland"),
         ] {
             let err = config_with(&[(name, value)]).unwrap_err();
             assert_eq!(err.kind(), "InvalidConfiguration");

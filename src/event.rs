@@ -1,10 +1,54 @@
-//! The rotation event Secrets Manager sends, and its validation before any AWS call.
+//! The events the function takes, and their validation before any AWS call: Secrets Manager's
+//! rotation event, and `{"Action": "sweep"}` from the schedule.
 
 use std::fmt;
 
+use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+
+/// One invocation of the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    Rotation(RotationEvent),
+    Sweep(SweepEvent),
+}
+
+/// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true}`; all but Action optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SweepEvent {
+    pub action: String,
+    #[serde(default)]
+    pub secret_id: Option<String>,
+    #[serde(default)]
+    pub deep: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl Invocation {
+    /// An event with an `Action` is one of ours; anything else must be a rotation event.
+    pub fn from_json(event: &Value) -> Result<Invocation> {
+        let Some(action) = event.get("Action") else {
+            return RotationEvent::from_json(event).map(Invocation::Rotation);
+        };
+        if action != "sweep" {
+            return Err(Error::InvalidEvent(format!(
+                "unknown Action {action}; the function takes {{\"Action\": \"sweep\"}} or Secrets Manager's rotation events"
+            )));
+        }
+        serde_json::from_value(event.clone())
+            .map(Invocation::Sweep)
+            .map_err(|e| {
+                Error::InvalidEvent(format!(
+                    "a sweep event is {{\"Action\": \"sweep\", \"SecretId\"?: \"...\", \"Deep\"?: true, \"DryRun\"?: true}}: {e}"
+                ))
+            })
+    }
+}
 
 /// The four steps of Secrets Manager's rotation contract, in the order it calls them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,23 +110,28 @@ pub struct RotationEvent {
 impl RotationEvent {
     /// Checks the event's shape. Nothing about AWS is looked at here.
     pub fn from_json(event: &Value) -> Result<RotationEvent> {
-        let fields = event.as_object().ok_or_else(|| {
-            Error::InvalidEvent(format!("expected a JSON object, got {}", kind_of(event)))
-        })?;
+        if !event.is_object() {
+            return Err(Error::InvalidEvent(format!(
+                "expected a JSON object, got {}",
+                kind_of(event)
+            )));
+        }
+        let parsed: SecretsManagerSecretRotationEvent = serde_json::from_value(event.clone())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
 
-        let step_name = required_string(fields, "Step")?;
-        let step = Step::parse(step_name).ok_or_else(|| {
+        let step = Step::parse(&parsed.step).ok_or_else(|| {
             Error::InvalidEvent(format!(
-                "unknown Step {step_name:?}; expected createSecret, setSecret, testSecret or finishSecret"
+                "unknown Step {:?}; expected createSecret, setSecret, testSecret or finishSecret",
+                parsed.step
             ))
         })?;
-        let secret_id = required_string(fields, "SecretId")?;
+        let secret_id = non_empty("SecretId", &parsed.secret_id)?;
         if secret_id.len() > 2048 {
             return Err(Error::InvalidEvent(
                 "SecretId is longer than 2048 characters".into(),
             ));
         }
-        let token = required_string(fields, "ClientRequestToken")?;
+        let token = non_empty("ClientRequestToken", &parsed.client_request_token)?;
         // Secrets Manager's version ids are 32 to 64 characters.
         if !(32..=64).contains(&token.len()) {
             return Err(Error::InvalidEvent(format!(
@@ -90,7 +139,8 @@ impl RotationEvent {
                 token.len()
             )));
         }
-        let rotation_token = match fields.get("RotationToken") {
+        // The crate keeps fields it does not know, RotationToken among them.
+        let rotation_token = match parsed.other.get("RotationToken") {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
             Some(other) => {
@@ -110,15 +160,11 @@ impl RotationEvent {
     }
 }
 
-fn required_string<'a>(fields: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a str> {
-    match fields.get(name) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(Error::InvalidEvent(format!("{name} is empty"))),
-        Some(other) => Err(Error::InvalidEvent(format!(
-            "{name} must be a string, got {}",
-            kind_of(other)
-        ))),
-        None => Err(Error::InvalidEvent(format!("{name} is missing"))),
+fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str> {
+    if value.trim().is_empty() {
+        Err(Error::InvalidEvent(format!("{name} is empty")))
+    } else {
+        Ok(value)
     }
 }
 
@@ -178,12 +224,45 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_event_is_told_from_a_rotation_event() {
+        assert_eq!(
+            Invocation::from_json(&json!({"Action": "sweep"})).unwrap(),
+            Invocation::Sweep(SweepEvent {
+                action: "sweep".into(),
+                ..SweepEvent::default()
+            })
+        );
+        let Invocation::Sweep(one) = Invocation::from_json(
+            &json!({"Action": "sweep", "SecretId": "iam-keys/a", "Deep": true}),
+        )
+        .unwrap() else {
+            panic!("a sweep");
+        };
+        assert_eq!(one.secret_id.as_deref(), Some("iam-keys/a"));
+        assert!(one.deep);
+        for (event, expected) in [
+            (json!({"Action": "rotate"}), "unknown Action"),
+            (json!({"Action": "sweep", "Secret": "x"}), "unknown field"),
+        ] {
+            let err = Invocation::from_json(&event).unwrap_err();
+            assert_eq!(err.kind(), "InvalidEvent");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        assert!(matches!(
+            Invocation::from_json(
+                &json!({"Step": "createSecret", "SecretId": "s", "ClientRequestToken": TOKEN})
+            ),
+            Ok(Invocation::Rotation(_))
+        ));
+    }
+
+    #[test]
     fn malformed_events_are_refused_with_what_is_wrong() {
         let cases = [
             (json!([1, 2]), "JSON object"),
             (
                 json!({"SecretId": "s", "ClientRequestToken": TOKEN}),
-                "Step is missing",
+                "missing field `Step`",
             ),
             (
                 json!({"Step": "rotate", "SecretId": "s", "ClientRequestToken": TOKEN}),
@@ -191,11 +270,11 @@ mod tests {
             ),
             (
                 json!({"Step": 3, "SecretId": "s", "ClientRequestToken": TOKEN}),
-                "Step must be a string",
+                "expected a string",
             ),
             (
                 json!({"Step": "setSecret", "ClientRequestToken": TOKEN}),
-                "SecretId is missing",
+                "missing field `SecretId`",
             ),
             (
                 json!({"Step": "setSecret", "SecretId": " ", "ClientRequestToken": TOKEN}),
@@ -203,7 +282,7 @@ mod tests {
             ),
             (
                 json!({"Step": "setSecret", "SecretId": "s"}),
-                "ClientRequestToken is missing",
+                "missing field `ClientRequestToken`",
             ),
             (
                 json!({"Step": "setSecret", "SecretId": "s", "ClientRequestToken": "short"}),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::secret::AccessKey;
 use crate::services::{
     CheckError, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, KeyUsage, SecretInfo, SecretStore,
-    SecretVersion, StoredValue,
+    SecretSummary, SecretVersion, StoredValue,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +85,11 @@ pub struct SecretsState {
     pub tags: Vec<(String, String)>,
     /// Every call, by operation name, for tests that count reads.
     pub calls: Vec<&'static str>,
+    /// What ListSecrets shows of the secret.
+    pub name: String,
+    pub rotation_lambda_arn: Option<String>,
+    pub last_rotated: Option<SystemTime>,
+    pub next_rotation: Option<SystemTime>,
 }
 
 /// Shared state, and the gate of this handle (none for the test's own handle).
@@ -329,6 +334,34 @@ impl SecretStore for FakeSecrets {
         state.writes += 1;
         state.tags.retain(|(k, _)| k != key);
         Ok(())
+    }
+
+    /// The one fake secret, named `name`, with `last_rotated` and `next_rotation` from the state.
+    async fn list_secrets(&self, name_prefix: &str) -> Result<Vec<SecretSummary>> {
+        self.enter("ListSecrets").await;
+        let state = self.state();
+        if !state.name.starts_with(name_prefix) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![SecretSummary {
+            arn: state.name.clone(),
+            name: state.name.clone(),
+            rotation_enabled: state.rotation_enabled,
+            rotation_lambda_arn: state.rotation_lambda_arn.clone(),
+            last_rotated: state.last_rotated,
+            next_rotation: state.next_rotation,
+            versions: state
+                .versions
+                .iter()
+                .filter(|v| !v.labels.is_empty())
+                .map(|v| SecretVersion {
+                    id: v.id.clone(),
+                    labels: v.labels.clone(),
+                    created: None,
+                })
+                .collect(),
+            tags: state.tags.clone(),
+        }])
     }
 }
 

@@ -89,7 +89,7 @@ fn world(current_value: String) -> (Rotator<FakeSecrets, FakeIam, FakeSts>, Fake
         test_first_delay: Duration::from_millis(1),
         test_max_delay: Duration::from_millis(2),
         user_path_prefix: "/rotated/".into(),
-        user_tag: None,
+        ..Config::default()
     };
     (
         Rotator::new(

@@ -1,4 +1,4 @@
-//! The Lambda handler: turns an invocation into a rotation step and its result into Lambda's.
+//! The Lambda handler: turns an invocation into a rotation step or a sweep, and the result into Lambda's.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -7,18 +7,20 @@ use serde_json::Value;
 use tracing::error;
 
 use crate::error::Error;
-use crate::event::RotationEvent;
+use crate::event::Invocation;
 use crate::services::{Iam, KeyChecker, SecretStore};
 use crate::steps::Rotator;
+use crate::sweep;
 
 /// Time kept back from the invocation's deadline to report a failure before Lambda kills us.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
-/// Handles one invocation. Errors reach Lambda with their kind as `errorType`.
+/// Handles one invocation: a rotation step answers `null`, a sweep its report. Errors reach Lambda
+/// with their kind as `errorType`, and count in the metric `RotationStepFailed`.
 pub async fn handle<S, I, K>(
     rotator: &Rotator<S, I, K>,
     invocation: LambdaEvent<Value>,
-) -> Result<(), Error>
+) -> Result<Value, Error>
 where
     S: SecretStore,
     I: Iam,
@@ -29,12 +31,27 @@ where
         SystemTime::now(),
         Instant::now(),
     );
-    let result = match RotationEvent::from_json(&invocation.payload) {
-        Ok(event) => rotator.run(&event, deadline).await,
+    let result = match Invocation::from_json(&invocation.payload) {
+        Ok(Invocation::Rotation(event)) => {
+            rotator.run(&event, deadline).await.map(|()| Value::Null)
+        }
+        Ok(Invocation::Sweep(event)) => {
+            let options = sweep::Options {
+                secret_id: event.secret_id,
+                dry_run: event.dry_run,
+                deep: event.deep,
+                function_arn: Some(invocation.context.invoked_function_arn.clone())
+                    .filter(|arn| !arn.is_empty()),
+            };
+            sweep::sweep(rotator, &options, SystemTime::now())
+                .await
+                .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "rotation step failed");
+        metrics::counter!("RotationStepFailed", "ErrorType" => e.kind()).increment(1);
+        error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "invocation failed");
     }
     result
 }

@@ -6,6 +6,7 @@
 //! - [`steps`]: the contract check and the four steps, one module each;
 //! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
 //! - [`lambda`]: the Lambda handler (`src/main.rs` runs it);
+//! - [`sweep`]: after the rotation: retiring previous keys, watching every secret;
 //! - [`manual`]: rotations the CLI drives itself; [`status`] and [`change`]: what the CLI shows;
 //! - [`config`], [`logging`], [`error`].
 
@@ -19,8 +20,10 @@ pub mod logging;
 pub mod manual;
 pub mod secret;
 pub mod services;
+pub mod smtp;
 pub mod status;
 pub mod steps;
+pub mod sweep;
 
 #[cfg(test)]
 mod fakes;

@@ -1,4 +1,7 @@
-//! The Lambda entry point: builds the clients once, then serves rotation events.
+//! The Lambda entry point: builds the clients once, then serves rotation and sweep events, writing
+//! the invocation's metrics (CloudWatch embedded metric format) after each.
+
+#![recursion_limit = "256"]
 
 use iam_key_rotator::{Config, aws, lambda, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -8,11 +11,22 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init(std::io::stdout);
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let metrics = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace("IamKeyRotator")
+        .init()
+        .inspect_err(|e| tracing::warn!(error = %e, "metrics are off"))
+        .ok();
     let sdk = aws::load_sdk_config().await;
     let rotator = aws::rotator(&sdk, config);
     let rotator = &rotator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        lambda::handle(rotator, event)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let result = lambda::handle(rotator, event).await;
+        if let Some(metrics) = metrics
+            && let Err(e) = metrics.flush(std::io::stdout())
+        {
+            tracing::warn!(error = %e, "could not write the metrics");
+        }
+        result
     }))
     .await
 }

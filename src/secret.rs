@@ -8,6 +8,16 @@ use serde_json::{Map, Value};
 pub const USER_NAME: &str = "UserName";
 pub const ACCESS_KEY_ID: &str = "AccessKeyId";
 pub const SECRET_ACCESS_KEY: &str = "SecretAccessKey";
+pub const SMTP_USERNAME: &str = "SmtpUsername";
+pub const SMTP_PASSWORD: &str = "SmtpPassword";
+
+/// The fields a rotation rewrites; every other field is the owner's and is kept as it is.
+const KEY_FIELDS: [&str; 4] = [
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    SMTP_USERNAME,
+    SMTP_PASSWORD,
+];
 
 /// An access key as the secret stores it. The secret half is redacted from `Debug`.
 #[derive(Clone)]
@@ -98,6 +108,9 @@ impl KeySecret {
     /// The same secret holding `key` instead; every other field is unchanged.
     pub fn with_key(&self, key: AccessKey) -> KeySecret {
         let mut fields = self.fields.clone();
+        // SMTP credentials derive from the old key: they would no longer work.
+        fields.shift_remove(SMTP_USERNAME);
+        fields.shift_remove(SMTP_PASSWORD);
         fields.insert(ACCESS_KEY_ID.to_string(), Value::String(key.id.clone()));
         fields.insert(
             SECRET_ACCESS_KEY.to_string(),
@@ -110,12 +123,28 @@ impl KeySecret {
         }
     }
 
-    /// Whether the two values agree on everything but the access key (user and every other field).
+    /// The same secret also holding the SES SMTP credentials of its key for `region`.
+    pub fn with_smtp_credentials(mut self, region: &str) -> KeySecret {
+        if let Some(key) = &self.key {
+            let password = crate::smtp::smtp_password(&key.secret, region);
+            self.fields
+                .insert(SMTP_USERNAME.to_string(), Value::String(key.id.clone()));
+            self.fields.insert(
+                SMTP_PASSWORD.to_string(),
+                Value::String(password.expose_secret().to_string()),
+            );
+        }
+        self
+    }
+
+    /// Whether the two values agree on everything but the key and what is derived from it
+    /// (user and every other field).
     pub fn same_beside_key(&self, other: &KeySecret) -> bool {
         let beside_key = |fields: &Map<String, Value>| {
             let mut fields = fields.clone();
-            fields.remove(ACCESS_KEY_ID);
-            fields.remove(SECRET_ACCESS_KEY);
+            for field in KEY_FIELDS {
+                fields.remove(field);
+            }
             fields
         };
         beside_key(&self.fields) == beside_key(&other.fields)

@@ -60,6 +60,33 @@ impl SecretInfo {
     }
 }
 
+/// A secret as ListSecrets shows it: no value, but its labels, rotation settings, dates and tags.
+#[derive(Debug, Clone, Default)]
+pub struct SecretSummary {
+    pub arn: String,
+    pub name: String,
+    pub rotation_enabled: bool,
+    pub rotation_lambda_arn: Option<String>,
+    pub last_rotated: Option<SystemTime>,
+    pub next_rotation: Option<SystemTime>,
+    /// Every labelled version (without dates).
+    pub versions: Vec<SecretVersion>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl SecretSummary {
+    pub fn labelled(&self, label: &str) -> Option<&SecretVersion> {
+        self.versions.iter().find(|v| v.has(label))
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A version's value as GetSecretValue returns it.
 #[derive(Debug, Clone)]
 pub struct StoredValue {
@@ -113,6 +140,12 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     fn untag(&self, secret_id: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every secret whose name starts with `name_prefix` (every secret for ""), page by page.
+    fn list_secrets(
+        &self,
+        name_prefix: &str,
+    ) -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ fn config(budget: Duration) -> Config {
         test_first_delay: Duration::from_millis(100),
         test_max_delay: Duration::from_millis(400),
         user_path_prefix: "/rotated/".into(),
-        user_tag: None,
+        ..Config::default()
     }
 }
 

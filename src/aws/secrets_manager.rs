@@ -2,12 +2,14 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{aws_error, to_system_time};
 use crate::error::Result;
-use crate::services::{AWSPENDING, SecretInfo, SecretStore, SecretVersion, StoredValue};
+use crate::services::{
+    AWSPENDING, SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
+};
 
 pub struct SecretsManagerClient {
     client: Client,
@@ -169,5 +171,52 @@ impl SecretStore for SecretsManagerClient {
             .await
             .map_err(|e| aws_error("UntagResource", e))?;
         Ok(())
+    }
+
+    async fn list_secrets(&self, name_prefix: &str) -> Result<Vec<SecretSummary>> {
+        let mut request = self.client.list_secrets().max_results(100);
+        if !name_prefix.is_empty() {
+            request = request.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(name_prefix)
+                    .build(),
+            );
+        }
+        let pages = request
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListSecrets", e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.secret_list())
+            // AWS's name filter matches a prefix; ours must match exactly what the policy allows.
+            .filter(|s| s.name().unwrap_or_default().starts_with(name_prefix))
+            .map(|s| SecretSummary {
+                arn: s.arn().unwrap_or_default().to_string(),
+                name: s.name().unwrap_or_default().to_string(),
+                rotation_enabled: s.rotation_enabled().unwrap_or(false),
+                rotation_lambda_arn: s.rotation_lambda_arn().map(str::to_string),
+                last_rotated: to_system_time(s.last_rotated_date()),
+                next_rotation: to_system_time(s.next_rotation_date()),
+                versions: s
+                    .secret_versions_to_stages()
+                    .into_iter()
+                    .flatten()
+                    .map(|(id, labels)| SecretVersion {
+                        id: id.clone(),
+                        labels: labels.clone(),
+                        created: None,
+                    })
+                    .collect(),
+                tags: s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect(),
+            })
+            .collect())
     }
 }

@@ -239,7 +239,11 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         new_key: AccessKey,
     ) -> Result<()> {
         let new_key_id = new_key.id.clone();
-        let pending = current.with_key(new_key).to_json();
+        let mut pending = current.with_key(new_key);
+        if let Some(region) = &self.config.ses_smtp_region {
+            pending = pending.with_smtp_credentials(region);
+        }
+        let pending = pending.to_json();
         let Err(put_error) = self
             .secrets
             .put_pending(

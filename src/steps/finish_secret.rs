@@ -18,8 +18,9 @@ const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the
-    /// previous key Inactive. It is not deleted: the next rotation does that, which gives a grace
-    /// period of one rotation interval. AWSPENDING stays on the new version, which is how AWS lets
+    /// previous key Inactive, unless a grace period is configured (`ROTATOR_DEACTIVATE_AFTER`):
+    /// then it stays Active and the sweep retires it once its consumers have moved. It is never
+    /// deleted here: the sweep or the next rotation does that. AWSPENDING stays on the new version, which is how AWS lets
     /// a rotation end; Secrets Manager (or the CLI) takes it off.
     ///
     /// Assumes testSecret passed. Refuses, changing nothing, when the pending key no longer exists
@@ -91,6 +92,14 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 old_key_id,
                 old_user = previous.user_name(),
                 "the previous version names another user; leaving its key alone"
+            );
+            return Ok(());
+        }
+        if !self.config.retire.deactivate_after.is_zero() {
+            info!(
+                old_key_id,
+                grace = %humantime::format_duration(self.config.retire.deactivate_after),
+                "kept the previous key active for its grace period; the sweep retires it once unused"
             );
             return Ok(());
         }

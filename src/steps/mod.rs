@@ -61,6 +61,10 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         &self.iam
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Runs `event`'s step as Secrets Manager would have it, finishing before `deadline`.
     pub async fn run(&self, event: &RotationEvent, deadline: Instant) -> Result<()> {
         self.run_under(event, deadline, Contract::SecretsManager)

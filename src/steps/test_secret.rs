@@ -57,6 +57,8 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 });
             let code = match outcome {
                 Ok(arn) if arn == user.arn => {
+                    metrics::histogram!("TestSecretWaitSeconds")
+                        .record(started.elapsed().as_secs_f64());
                     info!(user = %user.name, new_key_id = %key.id, attempts, "the new key works");
                     return Ok(());
                 }

@@ -126,7 +126,7 @@ pub fn test_config() -> Config {
         test_first_delay: Duration::from_millis(50),
         test_max_delay: Duration::from_millis(200),
         user_path_prefix: "/rotated/".to_string(),
-        user_tag: None,
+        ..Config::default()
     }
 }
 

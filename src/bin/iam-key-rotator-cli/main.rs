@@ -4,14 +4,14 @@ mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use iam_key_rotator::aws::{self, AwsRotator};
 use iam_key_rotator::change::Change;
 use iam_key_rotator::status::{Status, status};
-use iam_key_rotator::{Config, Error, RotationEvent, logging, manual};
+use iam_key_rotator::{Config, Error, RotationEvent, logging, manual, sweep};
 use serde_json::{Value, json};
 
 const EXIT_CODES: &str = "\
@@ -58,6 +58,9 @@ enum Command {
         /// The secret's name or ARN.
         #[arg(long)]
         secret_id: String,
+        /// Deactivate the previous key right after, whatever the grace period (a leaked key).
+        #[arg(long)]
+        revoke_previous: bool,
     },
     /// End an unfinished rotation: take AWSPENDING off, delete its new key if nothing ever used
     /// it, and print what was done.
@@ -71,6 +74,28 @@ enum Command {
         /// A JSON file like {"Step": "createSecret", "SecretId": "...", "ClientRequestToken": "..."}.
         #[arg(long)]
         event: PathBuf,
+    },
+    /// Apply the after-rotation policy (ROTATOR_DEACTIVATE_AFTER, ROTATOR_QUIET_FOR,
+    /// ROTATOR_DELETE_AFTER) to every secret under ROTATOR_SECRET_NAME_PREFIX, and report findings.
+    Sweep {
+        /// Only this secret (name or ARN), checked in depth.
+        #[arg(long)]
+        secret_id: Option<String>,
+        /// Print what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Check every secret's keys in IAM, not only those the policy is working on.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Deactivate the secret's previous key now, whatever the policy says (and delete it with --delete).
+    Retire {
+        /// The secret's name or ARN.
+        #[arg(long)]
+        secret_id: String,
+        /// Also delete the key.
+        #[arg(long)]
+        delete: bool,
     },
     /// Show the user's keys (status, age, last use) beside the secret's versions and labels.
     Status {
@@ -144,12 +169,18 @@ fn wants_json() -> bool {
 enum Report {
     Rotated {
         rotation: manual::Rotation,
+        retired: Vec<sweep::Action>,
         before: Status,
         after: Status,
     },
     Cancelled {
         secret_id: String,
         changes: Vec<Change>,
+    },
+    Swept(sweep::Report),
+    Retired {
+        secret_id: String,
+        actions: Vec<sweep::Action>,
     },
     Stepped {
         event: RotationEvent,
@@ -163,7 +194,29 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
     let sdk = aws::load_sdk_config().await;
     let rotator = aws::rotator(&sdk, config);
     match &cli.command {
-        Command::Rotate { secret_id } => rotate(&rotator, secret_id, budget).await,
+        Command::Rotate {
+            secret_id,
+            revoke_previous,
+        } => rotate(&rotator, secret_id, budget, *revoke_previous).await,
+        Command::Sweep {
+            secret_id,
+            dry_run,
+            deep,
+        } => {
+            let options = sweep::Options {
+                secret_id: secret_id.clone(),
+                dry_run: *dry_run,
+                deep: *deep,
+                function_arn: None,
+            };
+            Ok(Report::Swept(
+                sweep::sweep(&rotator, &options, SystemTime::now()).await?,
+            ))
+        }
+        Command::Retire { secret_id, delete } => Ok(Report::Retired {
+            secret_id: secret_id.clone(),
+            actions: sweep::retire(&rotator, secret_id, *delete).await?,
+        }),
         Command::Step { event } => {
             let event = read_event(event)?;
             rotator
@@ -181,13 +234,24 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
     }
 }
 
-async fn rotate(rotator: &AwsRotator, secret_id: &str, budget: Duration) -> Result<Report, Error> {
+async fn rotate(
+    rotator: &AwsRotator,
+    secret_id: &str,
+    budget: Duration,
+    revoke_previous: bool,
+) -> Result<Report, Error> {
     let before = status(rotator.secrets(), rotator.iam(), secret_id).await?;
     let deadline = Instant::now() + budget + Duration::from_secs(60);
     let rotation = manual::rotate(rotator, secret_id, deadline).await?;
+    let retired = if revoke_previous {
+        sweep::retire(rotator, secret_id, false).await?
+    } else {
+        Vec::new()
+    };
     let after = status(rotator.secrets(), rotator.iam(), secret_id).await?;
     Ok(Report::Rotated {
         rotation,
+        retired,
         before,
         after,
     })
@@ -211,6 +275,7 @@ fn print_report(output: Output, report: &Report) {
             Output::Json,
             Report::Rotated {
                 rotation,
+                retired,
                 before,
                 after,
             },
@@ -220,11 +285,24 @@ fn print_report(output: Output, report: &Report) {
             println!(
                 "{}",
                 json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
-                       "changes": changes, "before": before, "after": after})
+                       "changes": changes, "retired": retired, "before": before, "after": after})
             )
         }
         (Output::Json, Report::Cancelled { secret_id, changes }) => {
             println!("{}", json!({"secret_id": secret_id, "changes": changes}))
+        }
+        (Output::Json, Report::Swept(swept)) => println!("{}", json!(swept)),
+        (Output::Json, Report::Retired { secret_id, actions }) => {
+            println!("{}", json!({"secret_id": secret_id, "actions": actions}))
+        }
+        (Output::Text, Report::Swept(swept)) => print!("{}", report::sweep_table(swept)),
+        (Output::Text, Report::Retired { secret_id, actions }) => {
+            if actions.is_empty() {
+                println!("The previous key of {secret_id} is already gone; nothing to do");
+            }
+            for a in actions {
+                println!("{} key {} of {secret_id}: {}", a.action, a.key_id, a.reason);
+            }
         }
         (Output::Json, Report::Stepped { event }) => println!(
             "{}",
@@ -235,11 +313,15 @@ fn print_report(output: Output, report: &Report) {
             Output::Text,
             Report::Rotated {
                 rotation,
+                retired,
                 before,
                 after,
             },
         ) => {
             println!("Rotated {} (token {})", after.secret_id, rotation.token);
+            for a in retired {
+                println!("  - {} key {}: {}", a.action, a.key_id, a.reason);
+            }
             if let Some(resumed) = &rotation.resumed {
                 println!("  (took over the unfinished rotation {resumed})");
             }

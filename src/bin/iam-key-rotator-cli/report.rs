@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use iam_key_rotator::change::Change;
 use iam_key_rotator::status::Status;
+use iam_key_rotator::sweep;
 
 /// What differs between two looks at the same secret, each with why it changed.
 pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
@@ -136,4 +137,46 @@ fn age(seconds: u64) -> String {
         3600..86400 => format!("{}h", seconds / 3600),
         _ => format!("{}d", seconds / 86400),
     }
+}
+
+/// A sweep's report: what it did (or would do), then what an operator should look at.
+pub fn sweep_table(report: &sweep::Report) -> String {
+    let verb = if report.dry_run {
+        "would be done"
+    } else {
+        "done"
+    };
+    let mut out = format!(
+        "Swept {} secret(s): {} action(s) {verb}, {} finding(s)\n",
+        report.secrets,
+        report.actions.len(),
+        report.findings.len()
+    );
+    if !report.actions.is_empty() {
+        out += &format!(
+            "\n  {:<40} {:<22} {:<12} {}\n",
+            "SECRET", "KEY", "ACTION", "WHY"
+        );
+        for a in &report.actions {
+            out += &format!(
+                "  {:<40} {:<22} {:<12} {}\n",
+                a.secret_id, a.key_id, a.action, a.reason
+            );
+        }
+    }
+    if !report.findings.is_empty() {
+        out += &format!("\n  {:<40} {:<18} {}\n", "SECRET", "FINDING", "DETAIL");
+        for f in &report.findings {
+            out += &format!(
+                "  {:<40} {:<18} {}\n",
+                f.secret_id,
+                f.kind.as_str(),
+                f.detail
+            );
+        }
+    }
+    for e in &report.errors {
+        out += &format!("\n  could not sweep {e}");
+    }
+    out
 }

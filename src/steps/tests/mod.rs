@@ -121,7 +121,7 @@ fn fast_config() -> Config {
         test_first_delay: Duration::from_millis(1),
         test_max_delay: Duration::from_millis(4),
         user_path_prefix: "/rotated/".into(),
-        user_tag: None,
+        ..Config::default()
     }
 }
 

@@ -1,0 +1,195 @@
+//! The sweep: what happens after a rotation. It retires each secret's previous key by the policy
+//! (a grace period driven by actual use, deletion after a while) and watches every secret,
+//! reporting what an operator must see. Thin entry points: the Lambda's `{"Action": "sweep"}` and
+//! the CLI's `sweep` and `retire`.
+
+mod listing;
+mod note;
+mod previous_key;
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+use crate::error::{Error, Result};
+use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore};
+use crate::steps::Rotator;
+
+pub use note::NOTE_TAG;
+pub use previous_key::{Decision, decide, retire};
+
+/// What the sweep reports, each as a log line and a metric of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FindingKind {
+    /// The previous key is still used after its grace period; it is kept Active.
+    PreviousKeyInUse,
+    /// The secret is more than a day past its next rotation date.
+    RotationOverdue,
+    /// AWSPENDING has sat on a version that is not AWSCURRENT for more than an hour.
+    RotationStuck,
+    /// A secret under the prefix that nothing (or another function) rotates.
+    RotationDisabled,
+    /// The AWSCURRENT key is missing or not Active: an outage now.
+    CurrentKeyBroken,
+    /// The user holds an active key that no version of the secret knows.
+    UnknownKey,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 6] = [
+        FindingKind::PreviousKeyInUse,
+        FindingKind::RotationOverdue,
+        FindingKind::RotationStuck,
+        FindingKind::RotationDisabled,
+        FindingKind::CurrentKeyBroken,
+        FindingKind::UnknownKey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::PreviousKeyInUse => "PreviousKeyInUse",
+            FindingKind::RotationOverdue => "RotationOverdue",
+            FindingKind::RotationStuck => "RotationStuck",
+            FindingKind::RotationDisabled => "RotationDisabled",
+            FindingKind::CurrentKeyBroken => "CurrentKeyBroken",
+            FindingKind::UnknownKey => "UnknownKey",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub secret_id: String,
+    pub kind: FindingKind,
+    pub detail: String,
+}
+
+/// A key's last use, as IAM reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastUse {
+    pub when: String,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+impl From<&KeyUsage> for LastUse {
+    fn from(usage: &KeyUsage) -> Self {
+        LastUse {
+            when: humantime::format_rfc3339_seconds(usage.when).to_string(),
+            service: usage.service.clone(),
+            region: usage.region.clone(),
+        }
+    }
+}
+
+/// What the sweep did (or, in a dry run, would do) to a previous key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub secret_id: String,
+    pub key_id: String,
+    /// `deactivated`, `deleted`, `kept_in_use`, or `left_alone` (switched back on by someone).
+    pub action: &'static str,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<LastUse>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Secrets looked at.
+    pub secrets: usize,
+    pub actions: Vec<Action>,
+    pub findings: Vec<Finding>,
+    /// Secrets the sweep could not finish, with why; the others were swept all the same.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// What to sweep, and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only this secret (name or ARN); it is then also checked in depth.
+    pub secret_id: Option<String>,
+    /// Report what would be done, change nothing.
+    pub dry_run: bool,
+    /// Check every secret's keys (CurrentKeyBroken, UnknownKey), not only those the policy is
+    /// working on: one IAM look per secret.
+    pub deep: bool,
+    /// This function's ARN: a secret rotated by another function is reported, not swept.
+    pub function_arn: Option<String>,
+}
+
+/// Sweeps every secret under the configured prefix. A secret that needs nothing costs no call
+/// beyond the ListSecrets pages: only secrets whose previous key the policy is working on (and,
+/// with `deep`, every secret) are looked at in IAM.
+pub async fn sweep<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    options: &Options,
+    now: SystemTime,
+) -> Result<Report> {
+    let config = rotator.config();
+    let mut secrets = rotator
+        .secrets()
+        .list_secrets(&config.secret_name_prefix)
+        .await?;
+    if let Some(id) = &options.secret_id {
+        secrets.retain(|s| s.arn == *id || s.name == *id);
+        if secrets.is_empty() {
+            return Err(Error::InvalidEvent(format!(
+                "no secret {id} under the prefix {:?} (ROTATOR_SECRET_NAME_PREFIX)",
+                config.secret_name_prefix
+            )));
+        }
+    }
+    let mut report = Report {
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+    for secret in &secrets {
+        report.secrets += 1;
+        let look = listing::look(secret, config, options.function_arn.as_deref(), now);
+        report.findings.extend(look.findings);
+        if let Some(version) = &look.unfinished {
+            match listing::stuck(rotator.secrets(), secret, version, now).await {
+                Ok(finding) => report.findings.extend(finding),
+                Err(e) => report.errors.push(format!("{}: {e}", secret.name)),
+            }
+            continue;
+        }
+        let wanted = look.visit || options.deep || options.secret_id.is_some();
+        if look.managed
+            && wanted
+            && let Err(e) = previous_key::visit(rotator, secret, options, now, &mut report).await
+        {
+            error!(secret = %secret.name, error = %e, "could not sweep this secret");
+            report.errors.push(format!("{}: {e}", secret.name));
+        }
+    }
+    publish(&report);
+    Ok(report)
+}
+
+/// One log line per action and finding, and their metrics.
+fn publish(report: &Report) {
+    for action in &report.actions {
+        info!(secret = %action.secret_id, key_id = %action.key_id, action = action.action, reason = %action.reason, dry_run = report.dry_run, "sweep action");
+    }
+    for finding in &report.findings {
+        warn!(secret = %finding.secret_id, finding = finding.kind.as_str(), detail = %finding.detail, "sweep finding");
+    }
+    if report.dry_run {
+        return;
+    }
+    let count = |action: &str| report.actions.iter().filter(|a| a.action == action).count() as u64;
+    metrics::counter!("KeysDeactivated").increment(count("deactivated"));
+    metrics::counter!("KeysDeleted").increment(count("deleted"));
+    for kind in FindingKind::ALL {
+        let n = report.findings.iter().filter(|f| f.kind == kind).count() as u64;
+        metrics::counter!(kind.as_str()).increment(n);
+    }
+}
+
+#[cfg(test)]
+mod tests;

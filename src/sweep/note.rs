@@ -1,0 +1,56 @@
+//! The sweep's note on a secret (a tag) of where it stands with the previous key, so that a secret
+//! with nothing to do costs no IAM call, and a key the sweep deactivated is known as such.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The tag: "<AWSPREVIOUS version id> deactivated <unix seconds>" or "<version id> done".
+pub const NOTE_TAG: &str = "iam-key-rotator:previous-key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// The sweep deactivated this version's key at that time.
+    Deactivated(SystemTime),
+    /// Nothing more to do for this version's key (deleted, gone, left alone, or kept for the next rotation).
+    Done,
+}
+
+/// The note about version `previous`; `None` when the tag is absent or about another version.
+pub fn read(tag: Option<&str>, previous: &str) -> Option<Note> {
+    let mut parts = tag?.split(' ');
+    if parts.next()? != previous {
+        return None;
+    }
+    match (parts.next()?, parts.next()) {
+        ("done", _) => Some(Note::Done),
+        ("deactivated", Some(seconds)) => Some(Note::Deactivated(
+            UNIX_EPOCH + Duration::from_secs(seconds.parse().ok()?),
+        )),
+        _ => None,
+    }
+}
+
+pub fn write(previous: &str, note: Note) -> String {
+    match note {
+        Note::Done => format!("{previous} done"),
+        Note::Deactivated(at) => {
+            let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            format!("{previous} deactivated {seconds}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_is_read_back_only_for_its_version() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let tag = write("v1", Note::Deactivated(at));
+        assert_eq!(read(Some(&tag), "v1"), Some(Note::Deactivated(at)));
+        assert_eq!(read(Some(&tag), "v2"), None);
+        assert_eq!(read(Some(&write("v1", Note::Done)), "v1"), Some(Note::Done));
+        assert_eq!(read(Some("garbage"), "v1"), None);
+        assert_eq!(read(None, "v1"), None);
+    }
+}
