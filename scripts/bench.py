@@ -4,7 +4,9 @@ A benchmark, not a test: it prints what it measures and never fails on a figure.
   - the size of the deployment zip (and of the bootstrap binary in it);
   - start-to-ready: from process start to its first request for an event, median of N cold starts;
   - one full rotation through RotateSecret against moto: its time, the AWS calls the function made
-    (by operation), and the function's peak memory (RSS).
+    (by operation), and the function's peak memory (RSS);
+  - the sweep (`{"Action": "sweep"}`) over 1,000 idle secrets, and over 100 secrets in their grace
+    window, then past it: its calls and wall time.
 """
 
 import argparse
@@ -101,6 +103,80 @@ def rotation(binary: str) -> dict:
         stop()
 
 
+def sweep_figures(binary: str) -> list:
+    """The sweep over many secrets, through the function: calls by operation and wall time."""
+    calls = collections.Counter()
+    counting = {"on": False}
+    original = BaseResponse.call_action
+
+    def call_action(self):
+        if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
+            calls[f"{self.service_name}:{self._get_action()}"] += 1
+        return original(self)
+
+    BaseResponse.call_action = call_action
+    stop, endpoint, function_arn, _, _ = moto_server.start(moto_server.parse_args(
+        ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
+         "--function-env", "ROTATOR_SECRET_NAME_PREFIX=iam-keys/",
+         "--function-env", "ROTATOR_DEACTIVATE_AFTER=1h", "--function-env", "ROTATOR_QUIET_FOR=1h"]))
+    from moto.secretsmanager.models import secretsmanager_backends
+    backend = secretsmanager_backends["123456789012"]["us-east-1"]
+    try:
+        session = dict(endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+        iam, sm = boto3.client("iam", **session), boto3.client("secretsmanager", **session)
+        lam = boto3.client("lambda", **session)
+
+        def sweep(label):
+            calls.clear()
+            counting["on"] = True
+            started = time.perf_counter()
+            answer = json.loads(lam.invoke(FunctionName=function_arn,
+                                           Payload=json.dumps({"Action": "sweep"}))["Payload"].read())
+            elapsed = (time.perf_counter() - started) * 1000
+            counting["on"] = False
+            return {"label": label, "ms": elapsed, "calls": dict(calls), "secrets": answer.get("secrets"),
+                    "actions": len(answer.get("actions", []))}
+
+        # 1,000 idle secrets: under rotation by this function, nothing for the policy to do (half
+        # never rotated yet, half rotated long ago with their previous key done).
+        for n in range(1000):
+            arn = sm.create_secret(Name=f"iam-keys/idle-{n:04}",
+                                   SecretString=json.dumps({"UserName": f"idle-{n}"}))["ARN"]
+            secret = backend.secrets[arn]
+            secret.rotation_requested, secret.rotation_enabled = True, True
+            secret.rotation_lambda_arn, secret.auto_rotate_after_days = function_arn, 90
+            secret.next_rotation_date = int(time.time()) + 80 * 86400
+            if n % 2:
+                previous = next(iter(secret.versions))
+                sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"UserName": f"idle-{n}", "v": 2}))
+                sm.tag_resource(SecretId=arn, Tags=[{"Key": "iam-key-rotator:previous-key", "Value": f"{previous} done"}])
+        figures = [sweep("1,000 idle secrets")]
+
+        # 100 secrets just rotated by the function, their previous keys in a 1-hour grace period.
+        rotated = []
+        for n in range(100):
+            user = f"grace-{n:03}"
+            iam.create_user(UserName=user, Path="/rotated/")
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            arn = sm.create_secret(Name=f"iam-keys/{user}", SecretString=json.dumps(
+                {"UserName": user, "AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}))["ARN"]
+            sm.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90})
+            rotated.append(arn)
+        figures.append(sweep("1,100 secrets, 100 in their grace period"))
+        # The same, a day later: the 100 previous keys are quiet and get deactivated.
+        for arn in rotated:
+            secret = backend.secrets[arn]
+            secret.last_rotation_date = int(time.time()) - 86400
+            for version in secret.versions.values():
+                version["createdate"] -= 86400
+        figures.append(sweep("1,100 secrets, 100 past their grace period"))
+        return figures
+    finally:
+        BaseResponse.call_action = original
+        stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=str(ROOT / "target/bench-bootstrap-x86_64"),
@@ -128,6 +204,13 @@ def main() -> int:
     print(f"\nAWS calls in one full rotation: {total}")
     for operation, count in sorted(result["calls"].items()):
         print(f"  {count:3d}  {operation}")
+
+    print("\nThe sweep (goal: no more than the ListSecrets pages plus a handful for idle secrets):")
+    for figure in sweep_figures(args.binary):
+        total = sum(figure["calls"].values())
+        detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
+        print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {total:5d} calls ({detail}); "
+              f"{figure['actions']} actions")
     return 0
 
 

@@ -1,8 +1,10 @@
-"""`make demo`: one rotation, start to finish, with a before/after table.
+"""`make demo`: one rotation, start to finish, with a before/after table, then the old key's life
+after it: kept Active for a grace period while a consumer still uses it, then retired by the sweep.
 
 By default everything runs on this machine: moto's server on 127.0.0.1 stands in for IAM, STS and
 Secrets Manager, and RotateSecret invokes the built Lambda binary through the Lambda Runtime API,
-exactly as Secrets Manager invokes the deployed function.
+exactly as Secrets Manager invokes the deployed function. The policy runs in seconds here
+(ROTATOR_DEACTIVATE_AFTER=3s, ROTATOR_QUIET_FOR=2s); the template's defaults are 24h and 24h.
 
 With --real-aws it uses your AWS credentials instead (AWS_PROFILE, AWS_REGION, ...): it creates a
 throw-away user under /rotated/ and a secret holding its key, rotates it with the command-line tool
@@ -33,6 +35,8 @@ def main() -> int:
 
     moto = None
     env = dict(os.environ, ROTATOR_USER_PATH_PREFIX="/rotated/")
+    if not args.real_aws:
+        env.update(POLICY)
     if args.real_aws:
         session = boto3.session.Session()
         clients = {name: session.client(name) for name in ("iam", "secretsmanager")}
@@ -40,7 +44,8 @@ def main() -> int:
     else:
         moto = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/support/moto_server.py"), "--function-binary", args.lambda_binary,
-             "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/"],
+             "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
+             *[arg for name, value in POLICY.items() for arg in ("--function-env", f"{name}={value}")]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ready = json.loads(moto.stdout.readline())
         endpoint, function_arn = ready["endpoint"], ready["rotation_lambda_arn"]
@@ -75,14 +80,39 @@ def main() -> int:
             cli(args.cli_binary, env, "rotate", "--secret-id", secret_arn)
         print("After:")
         print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
+        if moto:
+            after_the_rotation(args.cli_binary, env, secret_arn, first, local)
 
-        return check(iam, sm, user, secret_arn, first["AccessKeyId"], local if moto else None)
+        # A deployed template keeps the old key Active for its grace period (24h by default).
+        grace = bool(args.real_aws and function_arn)
+        return check(iam, sm, user, secret_arn, first["AccessKeyId"], local if moto else None, grace)
     finally:
         if args.real_aws:
             clean_up(iam, sm, user, secret_arn if "secret_arn" in locals() else None)
         if moto:
             moto.stdin.close()
             moto.wait(10)
+
+
+# The retirement policy of the local demo, in seconds instead of the template's hours.
+POLICY = {"ROTATOR_DEACTIVATE_AFTER": "3s", "ROTATOR_QUIET_FOR": "2s", "ROTATOR_SECRET_NAME_PREFIX": "iam-keys/"}
+
+
+def after_the_rotation(cli_binary: str, env: dict, secret_arn: str, old: dict, local: dict) -> None:
+    """A consumer that still holds the old key keeps it alive past the grace period; once it stops,
+    the sweep (run here by the command-line tool; the template runs the function hourly) retires it."""
+    consumer = boto3.client("sts", **dict(local, aws_access_key_id=old["AccessKeyId"],
+                                          aws_secret_access_key=old["SecretAccessKey"]))
+    print("The old key stays Active for its grace period (3s here). A consumer still signs with it...")
+    time.sleep(3.2)
+    consumer.get_caller_identity()
+    print("\niam-key-rotator-cli sweep: past the grace period, but the old key is still in use")
+    print(cli(cli_binary, env, "sweep", "--secret-id", secret_arn))
+    print("...then the consumer moves to the new key. Once the old key has been quiet for 2s:\n")
+    time.sleep(2.2)
+    print("iam-key-rotator-cli sweep")
+    print(cli(cli_binary, env, "sweep", "--secret-id", secret_arn))
+    print(cli(cli_binary, env, "status", "--secret-id", secret_arn))
 
 
 def cli(binary: str, env: dict, *args: str) -> str:
@@ -102,7 +132,7 @@ def wait_for_rotation(sm, secret_arn: str) -> None:
     sys.exit("the rotation did not finish within 5 minutes; look at the function's logs")
 
 
-def check(iam, sm, user, secret_arn, old_key, local) -> int:
+def check(iam, sm, user, secret_arn, old_key, local, grace=False) -> int:
     """The new key is current, active and signs as the user; the old one is inactive; nothing lost."""
     current = json.loads(sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["SecretString"])
     keys = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
@@ -112,7 +142,7 @@ def check(iam, sm, user, secret_arn, old_key, local) -> int:
         problems.append("AWSCURRENT still holds the old key")
     if keys.get(new_key) != "Active":
         problems.append(f"the new key {new_key} is {keys.get(new_key, 'missing')}")
-    if keys.get(old_key) != "Inactive":
+    if keys.get(old_key) != "Inactive" and not (grace and keys.get(old_key) == "Active"):
         problems.append(f"the old key {old_key} is {keys.get(old_key, 'missing')}, not Inactive")
     if current.get("Owner") != "demo":
         problems.append("the secret lost its Owner field")

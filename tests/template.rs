@@ -79,7 +79,8 @@ fn service_hosts_use_the_partitions_url_suffix_and_logs_expire() {
     // Service principals keep their name in every partition; hosts do not.
     for line in text.lines().filter(|l| l.contains("amazonaws.com")) {
         assert!(
-            line.trim_start().starts_with("Principal:"),
+            line.trim_start().starts_with("Principal:")
+                || line.trim_start().starts_with("Service:"),
             "name hosts with ${{AWS::URLSuffix}}: {line}"
         );
     }
@@ -117,5 +118,84 @@ fn make_deploy_installs_its_tools_and_builds_what_it_deploys() {
             line.contains("$(SAM)"),
             "sam from ./.venv, with the tools on PATH: {line}"
         );
+    }
+}
+
+#[test]
+fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
+    let template = template();
+    let function = &template["Resources"]["RotationFunction"]["Properties"];
+    let inputs: Vec<Value> = function["Events"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| serde_json::from_str(e["Properties"]["Input"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["Action"] == "sweep" && i.get("Deep").is_none())
+    );
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["Action"] == "sweep" && i["Deep"] == true)
+    );
+    let variables = &function["Environment"]["Variables"];
+    for name in [
+        "ROTATOR_DEACTIVATE_AFTER",
+        "ROTATOR_QUIET_FOR",
+        "ROTATOR_DELETE_AFTER",
+        "ROTATOR_SECRET_NAME_PREFIX",
+    ] {
+        assert!(variables[name].is_object(), "{name} comes from a parameter");
+    }
+    assert_eq!(template["Parameters"]["DeactivateAfter"]["Default"], "24h");
+
+    let topics = resources_of_type(&template, "AWS::SNS::Topic");
+    assert_eq!(topics.len(), 1);
+    let topic = topics[0].0.as_str();
+    let mut alarmed: Vec<&str> = resources_of_type(&template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, alarm)| {
+            assert_eq!(alarm["Properties"]["AlarmActions"][0]["Ref"], topic);
+            assert_eq!(alarm["Properties"]["Namespace"], "IamKeyRotator");
+            alarm["Properties"]["MetricName"].as_str().unwrap()
+        })
+        .collect();
+    alarmed.sort();
+    assert_eq!(
+        alarmed,
+        [
+            "CurrentKeyBroken",
+            "PreviousKeyInUse",
+            "RotationOverdue",
+            "RotationStuck"
+        ]
+    );
+    let rules = resources_of_type(&template, "AWS::Events::Rule");
+    let rule = &rules[0].1["Properties"];
+    assert_eq!(rule["Targets"][0]["Arn"]["Ref"], topic);
+    assert_eq!(
+        rule["EventPattern"]["detail"]["eventName"],
+        serde_json::json!(["RotationFailed", "RotationAbandoned", "TestRotationFailed"])
+    );
+}
+
+#[test]
+fn only_list_secrets_is_granted_on_every_resource() {
+    let template = template();
+    let statements =
+        template["Resources"]["RotationFunction"]["Properties"]["Policies"][0]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+    for statement in statements {
+        if statement["Resource"] == "*" {
+            assert_eq!(
+                statement["Action"], "secretsmanager:ListSecrets",
+                "{statement}"
+            );
+        }
     }
 }

@@ -164,7 +164,12 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
         None => None,
     };
     let note = note::read(secret.tag(note::NOTE_TAG), version);
-    let rotated_at = current_stored.unwrap_or(now);
+    // When the previous key was replaced: the later of the two dates AWS gives, so that a rotation
+    // Secrets Manager did not record (the CLI's) still gets its whole grace period.
+    let rotated_at = match (secret.last_rotated, current_stored) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => a.or(b).unwrap_or(now),
+    };
     let decision = decide(
         key.map(|k| k.status),
         last_used.as_ref(),
