@@ -182,3 +182,66 @@ async fn a_malformed_sweep_event_is_refused_clearly() {
         "{failed}"
     );
 }
+
+fn finding_kinds(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a sweep report: {report}"))
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sweep_finds_broken_unknown_and_unrotated_keys_and_nothing_on_a_healthy_secret() {
+    let healthy = Bed::new_on(&bridged().moto).await;
+    healthy
+        .rotate_secret(&uuid::Uuid::new_v4().to_string())
+        .await
+        .expect("RotateSecret");
+    assert_eq!(finding_kinds(&sweep(&healthy)), Vec::<String>::new());
+
+    // Someone deleted the current key: consumers fail now.
+    let broken = Bed::new_on(&bridged().moto).await;
+    broken
+        .rotate_secret(&uuid::Uuid::new_v4().to_string())
+        .await
+        .expect("RotateSecret");
+    let current = broken.value("AWSCURRENT").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    broken
+        .iam
+        .delete_access_key()
+        .user_name(&broken.user)
+        .access_key_id(&current)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finding_kinds(&sweep(&broken)), ["CurrentKeyBroken"]);
+
+    // Someone made a key by hand beside the secret's.
+    let stranger = Bed::new_on(&bridged().moto).await;
+    stranger
+        .rotate_secret(&uuid::Uuid::new_v4().to_string())
+        .await
+        .expect("RotateSecret");
+    stranger
+        .iam
+        .delete_access_key()
+        .user_name(&stranger.user)
+        .access_key_id(&stranger.first_key)
+        .send()
+        .await
+        .unwrap();
+    let (made_by_hand, _) = stranger.add_key().await;
+    let report = sweep(&stranger);
+    assert_eq!(finding_kinds(&report), ["UnknownKey"]);
+    assert!(report["findings"][0]["detail"].as_str().unwrap().contains(&made_by_hand));
+    assert!(stranger.active_keys().await.contains(&made_by_hand), "never touched");
+
+    // A secret under the prefix that nothing rotates.
+    let unrotated = Bed::new_on(&bridged().moto).await;
+    assert_eq!(finding_kinds(&sweep(&unrotated)), ["RotationDisabled"]);
+}

@@ -9,11 +9,12 @@ mod previous_key;
 
 use std::time::SystemTime;
 
+use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::error::{Error, Result};
-use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore};
+use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore, SecretSummary};
 use crate::steps::Rotator;
 
 pub use note::NOTE_TAG;
@@ -147,28 +148,56 @@ pub async fn sweep<S: SecretStore, I: Iam, K: KeyChecker>(
         dry_run: options.dry_run,
         ..Report::default()
     };
-    for secret in &secrets {
+    // A few secrets at a time: IAM and STS share an account-wide rate that the sweep must not eat.
+    let sweeps: Vec<_> = secrets
+        .iter()
+        .map(|secret| sweep_one(rotator, secret, options, now))
+        .collect();
+    let mut swept = futures::stream::iter(sweeps).buffered(CONCURRENCY);
+    while let Some(one) = swept.next().await {
         report.secrets += 1;
-        let look = listing::look(secret, config, options.function_arn.as_deref(), now);
-        report.findings.extend(look.findings);
-        if let Some(version) = &look.unfinished {
-            match listing::stuck(rotator.secrets(), secret, version, now).await {
-                Ok(finding) => report.findings.extend(finding),
-                Err(e) => report.errors.push(format!("{}: {e}", secret.name)),
-            }
-            continue;
-        }
-        let wanted = look.visit || options.deep || options.secret_id.is_some();
-        if look.managed
-            && wanted
-            && let Err(e) = previous_key::visit(rotator, secret, options, now, &mut report).await
-        {
-            error!(secret = %secret.name, error = %e, "could not sweep this secret");
-            report.errors.push(format!("{}: {e}", secret.name));
-        }
+        report.actions.extend(one.actions);
+        report.findings.extend(one.findings);
+        report.errors.extend(one.errors);
     }
     publish(&report);
     Ok(report)
+}
+
+/// Secrets looked at in IAM at once.
+const CONCURRENCY: usize = 8;
+
+/// One secret's share of the report.
+async fn sweep_one<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret: &SecretSummary,
+    options: &Options,
+    now: SystemTime,
+) -> Report {
+    let mut report = Report::default();
+    let look = listing::look(
+        secret,
+        rotator.config(),
+        options.function_arn.as_deref(),
+        now,
+    );
+    report.findings.extend(look.findings);
+    if let Some(version) = &look.unfinished {
+        match listing::stuck(rotator.secrets(), secret, version, now).await {
+            Ok(finding) => report.findings.extend(finding),
+            Err(e) => report.errors.push(format!("{}: {e}", secret.name)),
+        }
+        return report;
+    }
+    let wanted = look.visit || options.deep || options.secret_id.is_some();
+    if look.managed
+        && wanted
+        && let Err(e) = previous_key::visit(rotator, secret, options, now, &mut report).await
+    {
+        error!(secret = %secret.name, error = %e, "could not sweep this secret");
+        report.errors.push(format!("{}: {e}", secret.name));
+    }
+    report
 }
 
 /// One log line per action and finding, and their metrics.
