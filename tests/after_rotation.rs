@@ -238,8 +238,16 @@ async fn the_sweep_finds_broken_unknown_and_unrotated_keys_and_nothing_on_a_heal
     let (made_by_hand, _) = stranger.add_key().await;
     let report = sweep(&stranger);
     assert_eq!(finding_kinds(&report), ["UnknownKey"]);
-    assert!(report["findings"][0]["detail"].as_str().unwrap().contains(&made_by_hand));
-    assert!(stranger.active_keys().await.contains(&made_by_hand), "never touched");
+    assert!(
+        report["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&made_by_hand)
+    );
+    assert!(
+        stranger.active_keys().await.contains(&made_by_hand),
+        "never touched"
+    );
 
     // A secret under the prefix that nothing rotates.
     let unrotated = Bed::new_on(&bridged().moto).await;
