@@ -8,8 +8,14 @@ use serde_json::{Value, json};
 use support::{Bed, moto};
 
 fn cli(args: &[&str]) -> Output {
+    cli_with(&[], args)
+}
+
+/// The CLI with extra environment variables (the retirement policy, say).
+fn cli_with(vars: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
         .args(args)
+        .envs(vars.iter().copied())
         .env("AWS_ENDPOINT_URL", &moto().endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -272,6 +278,8 @@ fn every_command_has_help() {
         vec!["step", "--help"],
         vec!["status", "--help"],
         vec!["cancel", "--help"],
+        vec!["sweep", "--help"],
+        vec!["retire", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
             .args(&args)
@@ -285,4 +293,85 @@ fn every_command_has_help() {
         .output()
         .unwrap();
     assert!(text(&out.stdout).contains("Exit codes:"));
+}
+
+#[tokio::test]
+async fn sweep_retire_and_revoke_previous_from_the_command_line() {
+    let grace = [
+        ("ROTATOR_DEACTIVATE_AFTER", "1h"),
+        ("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/"),
+    ];
+    let bed = Bed::new().await;
+    let out = cli_with(&grace, &["rotate", "--secret-id", &bed.secret_arn]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        bed.active_keys().await.len(),
+        2,
+        "the old key is in its grace period"
+    );
+
+    let out = cli_with(
+        &grace,
+        &[
+            "sweep",
+            "--secret-id",
+            &bed.secret_name,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["secrets"], 1);
+    assert_eq!(
+        report["actions"],
+        json!([]),
+        "nothing to do in the grace period"
+    );
+    assert_eq!(report["dry_run"], true);
+
+    // The key leaked: retire it now, whatever the policy says.
+    let out = cli_with(
+        &grace,
+        &[
+            "retire",
+            "--secret-id",
+            &bed.secret_arn,
+            "--delete",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let done: Vec<&str> = report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["deactivated", "deleted"]);
+    assert_eq!(bed.keys().await.len(), 1);
+
+    // Rotate and retire at once.
+    let current = bed.value("AWSCURRENT").await["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = cli_with(
+        &grace,
+        &[
+            "rotate",
+            "--secret-id",
+            &bed.secret_arn,
+            "--revoke-previous",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let keys = bed.keys().await;
+    assert!(
+        keys.contains(&(current, "Inactive".to_string())),
+        "{keys:?}"
+    );
 }
