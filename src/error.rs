@@ -122,6 +122,9 @@ pub enum Error {
         actual: String,
     },
 
+    #[error("cannot bring IAM user {user} under rotation: {reason}")]
+    CannotAdopt { user: String, reason: String },
+
     #[error("AWS {operation} failed: {message}")]
     Aws {
         operation: &'static str,
@@ -155,7 +158,8 @@ impl Error {
             | Error::NotPending { .. }
             | Error::InvalidSecret { .. }
             | Error::UserNotFound { .. }
-            | Error::UserOutOfScope { .. } => Remedy::FixInput,
+            | Error::UserOutOfScope { .. }
+            | Error::CannotAdopt { .. } => Remedy::FixInput,
             Error::RotationInProgress { .. }
             | Error::KeyQuota { .. }
             | Error::PendingValueMissing { .. }
@@ -183,6 +187,7 @@ impl Error {
             Error::PendingValueMissing { .. } => "PendingValueMissing",
             Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",
             Error::StaleRotation { .. } => "StaleRotation",
+            Error::CannotAdopt { .. } => "CannotAdopt",
             Error::KeyNeverValid { .. } => "KeyNeverValid",
             Error::WrongIdentity { .. } => "WrongIdentity",
             Error::Aws { .. } => "AwsError",

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 pub enum Invocation {
     Rotation(RotationEvent),
     Sweep(SweepEvent),
+    /// `{"Action": "audit"}`: the scheduled credential audit.
+    Audit,
 }
 
 /// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true}`; all but Action optional.
@@ -35,9 +37,12 @@ impl Invocation {
         let Some(action) = event.get("Action") else {
             return RotationEvent::from_json(event).map(Invocation::Rotation);
         };
+        if action == "audit" {
+            return Ok(Invocation::Audit);
+        }
         if action != "sweep" {
             return Err(Error::InvalidEvent(format!(
-                "unknown Action {action}; the function takes {{\"Action\": \"sweep\"}} or Secrets Manager's rotation events"
+                "unknown Action {action}; the function takes {{\"Action\": \"sweep\"}}, {{\"Action\": \"audit\"}} or Secrets Manager's rotation events"
             )));
         }
         serde_json::from_value(event.clone())

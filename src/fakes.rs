@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
 use crate::services::{
-    CheckError, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, KeyUsage, SecretInfo, SecretStore,
-    SecretSummary, SecretVersion, StoredValue,
+    CheckError, CredentialReport, Iam, IamUser, KeyChecker, KeyInfo, KeyStatus, KeyUsage, Schedule,
+    SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +90,7 @@ pub struct SecretsState {
     pub rotation_lambda_arn: Option<String>,
     pub last_rotated: Option<SystemTime>,
     pub next_rotation: Option<SystemTime>,
+    pub schedule: Option<Schedule>,
 }
 
 /// Shared state, and the gate of this handle (none for the test's own handle).
@@ -363,6 +364,49 @@ impl SecretStore for FakeSecrets {
             tags: state.tags.clone(),
         }])
     }
+
+    async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
+        self.enter("BatchGetSecretValue").await;
+        let state = self.state();
+        if !state.name.starts_with(name_prefix) {
+            return Ok(Vec::new());
+        }
+        Ok(state
+            .versions
+            .iter()
+            .filter(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
+            .filter_map(|v| Some((state.name.clone(), SecretString::from(v.value.clone()?))))
+            .collect())
+    }
+
+    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
+        self.enter("CreateSecret").await;
+        let mut state = self.state();
+        state.writes += 1;
+        state.name = name.into();
+        state.versions.push(FakeVersion {
+            id: "00000000-1111-2222-3333-444444444444".into(),
+            labels: vec!["AWSCURRENT".into()],
+            value: Some(value.expose_secret().to_string()),
+            created: SystemTime::now(),
+        });
+        Ok(name.into())
+    }
+
+    async fn attach_rotation(
+        &self,
+        _secret_id: &str,
+        function_arn: &str,
+        schedule: &Schedule,
+    ) -> Result<()> {
+        self.enter("RotateSecret").await;
+        let mut state = self.state();
+        state.writes += 1;
+        state.rotation_enabled = true;
+        state.rotation_lambda_arn = Some(function_arn.into());
+        state.schedule = Some(schedule.clone());
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -382,6 +426,8 @@ pub struct IamState {
     pub keys: Vec<FakeKey>,
     pub made: usize,
     pub writes: usize,
+    /// What GetCredentialReport answers.
+    pub report: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -522,6 +568,38 @@ impl Iam for FakeIam {
                 service: Some("s3".into()),
                 region: Some("eu-west-1".into()),
             }))
+    }
+
+    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
+        Gate::pass(&self.1).await;
+        self.add_user(name, path);
+        self.state().writes += 1;
+        Ok(self.state().users.last().cloned().expect("just added"))
+    }
+
+    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        Gate::pass(&self.1).await;
+        let mut state = self.state();
+        state.writes += 1;
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.name == name)
+            .ok_or_else(|| fail("TagUser"))?;
+        user.tags.retain(|(k, _)| k != key);
+        user.tags.push((key.into(), value.into()));
+        Ok(())
+    }
+
+    async fn generate_credential_report(&self) -> Result<bool> {
+        Ok(true)
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport> {
+        Ok(CredentialReport {
+            generated: Some(SystemTime::now()),
+            csv: self.state().report.clone().unwrap_or_default(),
+        })
     }
 }
 

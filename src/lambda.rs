@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use tracing::error;
+use tracing::{error, info};
 
 use crate::error::Error;
 use crate::event::Invocation;
@@ -47,6 +47,7 @@ where
                 .await
                 .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
         }
+        Ok(Invocation::Audit) => audit(rotator).await,
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -54,6 +55,36 @@ where
         error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "invocation failed");
     }
     result
+}
+
+/// The scheduled audit: each finding a JSON log line, counts per control as metrics (with
+/// `AuditHighSeverity` for the alarm); answers the summary.
+async fn audit<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+) -> Result<Value, Error> {
+    let audit =
+        crate::audit::audit(rotator, None, SystemTime::now(), |line| info!("{line}")).await?;
+    for finding in &audit.findings {
+        let controls = finding.controls.security_hub.unwrap_or_default();
+        info!(
+            audit_finding = %serde_json::to_string(finding).unwrap_or_default(),
+            check = finding.check,
+            severity = finding.severity.as_str(),
+            user = %finding.user,
+            cis = finding.controls.cis,
+            security_hub = controls,
+            "audit finding"
+        );
+        metrics::counter!("AuditFindings", "Control" => format!("CIS {}", finding.controls.cis))
+            .increment(1);
+    }
+    let high = audit
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::audit::Severity::High)
+        .count();
+    metrics::counter!("AuditHighSeverity").increment(high as u64);
+    Ok(serde_json::to_value(&audit.summary).unwrap_or(Value::Null))
 }
 
 /// The instant to finish by, from Lambda's deadline in milliseconds since the epoch.

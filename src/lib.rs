@@ -6,10 +6,13 @@
 //! - [`steps`]: the contract check and the four steps, one module each;
 //! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
 //! - [`lambda`]: the Lambda handler (`src/main.rs` runs it);
+//! - [`audit`]: every key of the account against CIS; [`adopt`]: bringing a user under rotation;
 //! - [`sweep`]: after the rotation: retiring previous keys, watching every secret;
 //! - [`manual`]: rotations the CLI drives itself; [`status`] and [`change`]: what the CLI shows;
 //! - [`config`], [`logging`], [`error`].
 
+pub mod adopt;
+pub mod audit;
 pub mod aws;
 pub mod change;
 pub mod config;

@@ -39,11 +39,15 @@ impl fmt::Debug for AccessKey {
 ///
 /// Fields other than those three are kept as they are, in their order, so a rotation never
 /// loses what the owner stored. A secret may hold only `UserName`: its first rotation makes the key.
+/// It may also hold an `AccessKeyId` without its `SecretAccessKey` (a key brought under rotation
+/// by `adopt`, whose secret part IAM never shows again): that key is then the current one.
 #[derive(Clone)]
 pub struct KeySecret {
     fields: Map<String, Value>,
     user_name: String,
     key: Option<AccessKey>,
+    /// The key's id, also when the secret part is not stored.
+    key_id: Option<String>,
 }
 
 impl KeySecret {
@@ -68,28 +72,37 @@ impl KeySecret {
 
         let key = match (fields.get(ACCESS_KEY_ID), fields.get(SECRET_ACCESS_KEY)) {
             (None, None) => None,
-            (Some(Value::String(id)), Some(Value::String(secret))) if !id.is_empty() => {
+            (Some(Value::String(id)), Some(Value::String(secret)))
+                if !id.is_empty() && !secret.is_empty() =>
+            {
                 Some(AccessKey {
                     id: id.clone(),
                     secret: SecretString::from(secret.as_str()),
                 })
             }
+            (Some(Value::String(id)), None) if !id.is_empty() => None,
             (Some(_), Some(_)) => {
                 return Err(format!(
                     "{ACCESS_KEY_ID} and {SECRET_ACCESS_KEY} must be non-empty strings"
                 ));
             }
-            _ => {
+            (Some(_), None) => return Err(format!("{ACCESS_KEY_ID} must be a non-empty string")),
+            (None, Some(_)) => {
                 return Err(format!(
-                    "it has only one of {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}; store both or neither"
+                    "it has a {SECRET_ACCESS_KEY} without its {ACCESS_KEY_ID}; store both, or the id alone"
                 ));
             }
+        };
+        let key_id = match fields.get(ACCESS_KEY_ID) {
+            Some(Value::String(id)) => Some(id.clone()),
+            _ => None,
         };
 
         Ok(KeySecret {
             fields,
             user_name,
             key,
+            key_id,
         })
     }
 
@@ -101,8 +114,9 @@ impl KeySecret {
         self.key.as_ref()
     }
 
+    /// The key's id, whether or not its secret part is stored.
     pub fn key_id(&self) -> Option<&str> {
-        self.key.as_ref().map(|k| k.id.as_str())
+        self.key_id.as_deref()
     }
 
     /// The same secret holding `key` instead; every other field is unchanged.
@@ -119,6 +133,7 @@ impl KeySecret {
         KeySecret {
             fields,
             user_name: self.user_name.clone(),
+            key_id: Some(key.id.clone()),
             key: Some(key),
         }
     }
@@ -192,6 +207,14 @@ mod tests {
     }
 
     #[test]
+    fn a_key_id_without_its_secret_part_is_the_current_key_but_no_signing_key() {
+        let secret =
+            KeySecret::parse(r#"{"UserName": "ci-bot", "AccessKeyId": "AKIAADOPTED"}"#).unwrap();
+        assert_eq!(secret.key_id(), Some("AKIAADOPTED"));
+        assert!(secret.key().is_none());
+    }
+
+    #[test]
     fn a_secret_with_only_a_user_name_is_read_without_a_key() {
         let secret = KeySecret::parse(r#"{"UserName": "ci-bot"}"#).unwrap();
         assert!(secret.key().is_none());
@@ -249,7 +272,7 @@ mod tests {
             (r#"{"UserName": ""}"#.to_string(), "not an IAM user name"),
             (
                 format!(r#"{{"UserName": "u", "SecretAccessKey": "{SECRET}"}}"#),
-                "only one of",
+                "without its AccessKeyId",
             ),
             (
                 format!(r#"{{"UserName": "u", "AccessKeyId": 5, "SecretAccessKey": "{SECRET}"}}"#),

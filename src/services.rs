@@ -146,6 +146,44 @@ pub trait SecretStore: Send + Sync {
         &self,
         name_prefix: &str,
     ) -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
+
+    /// The AWSCURRENT values of every secret whose name starts with `name_prefix`, 20 per call
+    /// (BatchGetSecretValue), as (secret ARN, value).
+    fn current_values(
+        &self,
+        name_prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, SecretString)>>> + Send;
+
+    /// Creates a secret; returns its ARN.
+    fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// Turns rotation on with `function_arn` on `schedule`, which starts a rotation now.
+    fn attach_rotation(
+        &self,
+        secret_id: &str,
+        function_arn: &str,
+        schedule: &Schedule,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// When Secrets Manager rotates a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every so many days (1 to 1000).
+    Days(i64),
+    /// `rate(...)` or `cron(...)`.
+    Expression(String),
+}
+
+/// IAM's credential report: one CSV row per user, and when AWS made it.
+#[derive(Debug, Clone)]
+pub struct CredentialReport {
+    pub generated: Option<SystemTime>,
+    pub csv: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +260,20 @@ pub trait Iam: Send + Sync {
 
     /// When, where and by which service the key was last used; `None` if never.
     fn last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyUsage>>> + Send;
+
+    fn create_user(&self, name: &str, path: &str) -> impl Future<Output = Result<IamUser>> + Send;
+
+    fn tag_user(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Asks IAM for a fresh credential report; `true` once one is ready.
+    fn generate_credential_report(&self) -> impl Future<Output = Result<bool>> + Send;
+
+    fn credential_report(&self) -> impl Future<Output = Result<CredentialReport>> + Send;
 }
 
 /// Why a key could not prove who it is.

@@ -86,11 +86,18 @@ fn service_hosts_use_the_partitions_url_suffix_and_logs_expire() {
     }
     let template = template();
     let groups = resources_of_type(&template, "AWS::Logs::LogGroup");
-    assert_eq!(groups.len(), 1);
-    assert!(groups[0].1["Properties"]["RetentionInDays"].is_object());
-    assert_eq!(
-        template["Resources"]["RotationFunction"]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"],
-        groups[0].0.as_str()
+    assert!(!groups.is_empty());
+    for (name, group) in &groups {
+        assert!(
+            group["Properties"]["RetentionInDays"].is_object(),
+            "{name} expires"
+        );
+    }
+    let used = &template["Resources"]["RotationFunction"]["Properties"]["LoggingConfig"]["LogGroup"]
+        ["Ref"];
+    assert!(
+        groups.iter().any(|(name, _)| *used == name.as_str()),
+        "{used}"
     );
 }
 
@@ -167,6 +174,7 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
     assert_eq!(
         alarmed,
         [
+            "AuditHighSeverity",
             "CurrentKeyBroken",
             "PreviousKeyInUse",
             "RotationOverdue",
@@ -197,5 +205,39 @@ fn only_list_secrets_is_granted_on_every_resource() {
                 "{statement}"
             );
         }
+    }
+}
+
+#[test]
+fn the_audit_is_off_by_default_and_reads_only() {
+    let template = template();
+    assert_eq!(template["Parameters"]["EnableAudit"]["Default"], "false");
+    let audit = &template["Resources"]["AuditFunction"];
+    assert_eq!(audit["Condition"], "WithAudit");
+    let input: Value = serde_json::from_str(
+        audit["Properties"]["Events"]["Audit"]["Properties"]["Input"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(input["Action"], "audit");
+    let actions: Vec<String> = audit["Properties"]["Policies"][0]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for action in &actions {
+        let verb = action.split(':').nth(1).unwrap();
+        assert!(
+            ["Get", "List", "Generate", "BatchGet"]
+                .iter()
+                .any(|read| verb.starts_with(read)),
+            "the audit's role may only read: {action}"
+        );
     }
 }

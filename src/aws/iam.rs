@@ -2,13 +2,13 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::StatusType;
+use aws_sdk_iam::types::{ReportStateType, StatusType, Tag};
 use secrecy::SecretString;
 
 use super::{aws_error, to_system_time};
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
-use crate::services::{Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
+use crate::services::{CredentialReport, Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
 
 pub struct IamClient {
     client: Client,
@@ -142,5 +142,72 @@ impl Iam for IamClient {
                 region: known(u.region()),
             })
         }))
+    }
+
+    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
+        let out = self
+            .client
+            .create_user()
+            .user_name(name)
+            .path(path)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateUser", e))?;
+        let user = out.user().ok_or_else(|| Error::Aws {
+            operation: "CreateUser",
+            code: None,
+            status: None,
+            message: "the answer held no user".to_string(),
+        })?;
+        Ok(IamUser {
+            name: user.user_name().to_string(),
+            arn: user.arn().to_string(),
+            path: user.path().to_string(),
+            tags: Vec::new(),
+        })
+    }
+
+    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        self.client
+            .tag_user()
+            .user_name(name)
+            .tags(
+                Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| Error::InvalidConfig(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("TagUser", e))?;
+        Ok(())
+    }
+
+    async fn generate_credential_report(&self) -> Result<bool> {
+        let out = self
+            .client
+            .generate_credential_report()
+            .send()
+            .await
+            .map_err(|e| aws_error("GenerateCredentialReport", e))?;
+        Ok(out.state() == Some(&ReportStateType::Complete))
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport> {
+        let out = self
+            .client
+            .get_credential_report()
+            .send()
+            .await
+            .map_err(|e| aws_error("GetCredentialReport", e))?;
+        let csv = out
+            .content()
+            .map(|blob| String::from_utf8_lossy(blob.as_ref()).into_owned())
+            .unwrap_or_default();
+        Ok(CredentialReport {
+            generated: to_system_time(out.generated_time()),
+            csv,
+        })
     }
 }

@@ -2,13 +2,13 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, RotationRulesType, Tag};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{aws_error, to_system_time};
 use crate::error::Result;
 use crate::services::{
-    AWSPENDING, SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
+    AWSPENDING, Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
 };
 
 pub struct SecretsManagerClient {
@@ -218,5 +218,70 @@ impl SecretStore for SecretsManagerClient {
                     .collect(),
             })
             .collect())
+    }
+
+    async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
+        let mut request = self.client.batch_get_secret_value().max_results(20);
+        if !name_prefix.is_empty() {
+            request = request.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(name_prefix)
+                    .build(),
+            );
+        }
+        let pages = request
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("BatchGetSecretValue", e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.secret_values())
+            .filter(|v| v.name().unwrap_or_default().starts_with(name_prefix))
+            .filter_map(|v| {
+                Some((
+                    v.arn()?.to_string(),
+                    SecretString::from(v.secret_string()?.to_string()),
+                ))
+            })
+            .collect())
+    }
+
+    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
+        let out = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value.expose_secret())
+            .description("An IAM user's access key, rotated by iam-key-rotator")
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateSecret", e))?;
+        Ok(out.arn().unwrap_or(name).to_string())
+    }
+
+    async fn attach_rotation(
+        &self,
+        secret_id: &str,
+        function_arn: &str,
+        schedule: &Schedule,
+    ) -> Result<()> {
+        let rules = match schedule {
+            Schedule::Days(days) => RotationRulesType::builder().automatically_after_days(*days),
+            Schedule::Expression(expression) => {
+                RotationRulesType::builder().schedule_expression(expression)
+            }
+        };
+        self.client
+            .rotate_secret()
+            .secret_id(secret_id)
+            .rotation_lambda_arn(function_arn)
+            .rotation_rules(rules.build())
+            .send()
+            .await
+            .map_err(|e| aws_error("RotateSecret", e))?;
+        Ok(())
     }
 }

@@ -27,6 +27,8 @@ pub struct Moto {
     pub admin: (String, String),
     /// With --enforce-auth, the key of a principal holding exactly template.yaml's policy.
     pub function: Option<(String, String)>,
+    /// Where the test server takes what AWS has but moto cannot be told (see `control`).
+    pub control_url: String,
     _child: Child,
 }
 
@@ -71,6 +73,7 @@ impl Moto {
         Moto {
             admin: key("moto-admin").unwrap_or(("test".into(), "test".into())),
             function: key("rotation-function"),
+            control_url: ready["control"].as_str().expect("control").to_string(),
             endpoint: ready["endpoint"].as_str().expect("endpoint").to_string(),
             rotation_lambda_arn: ready["rotation_lambda_arn"]
                 .as_str()
@@ -78,6 +81,18 @@ impl Moto {
                 .to_string(),
             _child: child,
         }
+    }
+
+    /// Tells the test server what AWS would show and moto cannot be told through its API: key and
+    /// password dates, MFA, the root account's row of the credential report.
+    pub fn control(&self, command: Value) {
+        let body = command.to_string();
+        let script = "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'))";
+        let status = Command::new(project_root().join(".venv/bin/python"))
+            .args(["-c", script, &self.control_url, &body])
+            .status()
+            .expect("python runs");
+        assert!(status.success(), "control {body}");
     }
 
     pub async fn sdk_config(&self) -> SdkConfig {

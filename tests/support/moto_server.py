@@ -31,6 +31,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
 # Set while RotateSecret runs without invoking the function (see behave_as_aws).
 QUIET = threading.local()
 FUNCTION_NAME = "iam-key-rotator"
@@ -210,6 +211,84 @@ def behave_as_aws() -> None:
     SecretsManagerBackend.rotate_secret = rotate_secret
 
 
+ROOT_ROW = {"access_key": False, "mfa": True, "last_used_days_ago": None}
+
+
+def credential_report_as_aws() -> None:
+    """moto's credential report has no root row and a fixed 2015 GeneratedTime; AWS's has both a
+    root row and the real time. The root row here starts as a well-kept account's (no key, MFA on,
+    not used lately); tests change it, and backdate users' keys and passwords, through /control."""
+    import datetime
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+
+    original_report = IAMBackend.get_credential_report
+
+    def get_credential_report(self):
+        report = original_report(self)
+        header, _, rows = report.partition("\n")
+        fmt = "%Y-%m-%dT%H:%M:%S+00:00"
+        now = datetime.datetime.now(datetime.timezone.utc)
+        used = ("N/A" if ROOT_ROW["last_used_days_ago"] is None
+                else (now - datetime.timedelta(days=ROOT_ROW["last_used_days_ago"])).strftime(fmt))
+        created = (now - datetime.timedelta(days=1000)).strftime(fmt)
+        key = ["true", created, "N/A", "N/A", "N/A"] if ROOT_ROW["access_key"] else ["false", "N/A", "N/A", "N/A", "N/A"]
+        root = [ "<root_account>", f"arn:aws:iam::{self.account_id}:root", created, "not_supported", used,
+                 "not_supported", "not_supported", "true" if ROOT_ROW["mfa"] else "false", *key,
+                 "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"]
+        return f"{header}\n{','.join(root)}\n{rows}"
+
+    IAMBackend.get_credential_report = get_credential_report
+    original_get = IamResponse.get_credential_report
+
+    def get_report_now(self):
+        result = original_get(self)
+        result.result["GeneratedTime"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return result
+
+    IamResponse.get_credential_report = get_report_now
+
+
+class Control(BaseHTTPRequestHandler):
+    """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        import datetime
+        from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+        command = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        backend = iam_backends[DEFAULT_ACCOUNT]["global"]
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        ago = lambda days: None if days is None else now - datetime.timedelta(days=days)  # noqa: E731
+        op = command["op"]
+        if op == "key":
+            for user in backend.users.values():
+                for key in user.access_keys:
+                    if key.access_key_id == command["key_id"]:
+                        if "created_days_ago" in command:
+                            key.create_date = ago(command["created_days_ago"])
+                        if "last_used_days_ago" in command:
+                            when = ago(command["last_used_days_ago"])
+                            key.last_used = None if when is None else AccessKeyLastUsed(when, "s3", "us-east-1")
+        elif op == "user":
+            user = backend.users[command["user"]]
+            if "created_days_ago" in command:
+                user.create_date = ago(command["created_days_ago"])
+            if "password_last_used_days_ago" in command:
+                user.password_last_used = ago(command["password_last_used_days_ago"])
+            if "mfa" in command:
+                user.mfa_devices = {"arn:aws:iam::mfa/test": object()} if command["mfa"] else {}
+        elif op == "root":
+            ROOT_ROW.update({k: v for k, v in command.items() if k != "op"})
+        else:
+            return self.send_error(400, f"unknown op {op}")
+        self.send_response(204)
+        self.end_headers()
+
+
 def enforce_auth(session: dict) -> dict:
     """Turns on moto's authentication, with two principals: an administrator for the tests' own
     set-up, and the rotation function holding exactly template.yaml's policy. Returns their keys."""
@@ -279,6 +358,9 @@ def start(args):
     """Starts moto and, with --function-binary, the Lambda service; returns (stop, endpoint, arn, service)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     behave_as_aws()
+    credential_report_as_aws()
+    control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
+    threading.Thread(target=control.serve_forever, daemon=True).start()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS picked for port 0
@@ -330,14 +412,17 @@ def start(args):
     def stop():
         if service:
             service.stop()
+        control.shutdown()
         server.stop()
 
+    stop.control = f"http://127.0.0.1:{control.server_port}/control"
     return stop, endpoint, function_arn, service, keys
 
 
 def main() -> None:
     stop, endpoint, function_arn, _, keys = start(parse_args())
-    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn, "keys": keys}), flush=True)
+    print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn, "keys": keys,
+                      "control": stop.control}), flush=True)
     sys.stdin.read()  # returns when the parent closes the pipe or exits
     stop()
 

@@ -1,5 +1,6 @@
 //! The command-line entry point: the rotation engine run by hand or by a scheduler outside Lambda.
 
+mod output;
 mod report;
 
 use std::path::PathBuf;
@@ -10,8 +11,9 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use iam_key_rotator::aws::{self, AwsRotator};
 use iam_key_rotator::change::Change;
+use iam_key_rotator::services::Schedule;
 use iam_key_rotator::status::{Status, status};
-use iam_key_rotator::{Config, Error, RotationEvent, logging, manual, sweep};
+use iam_key_rotator::{Config, Error, RotationEvent, adopt, audit, logging, manual, sweep};
 use serde_json::{Value, json};
 
 const EXIT_CODES: &str = "\
@@ -23,6 +25,7 @@ Exit codes:
   4  the keys or the rotation need an operator (quota, unusable key, stale rotation): see the message
   5  AWS failed for now (throttling, 5xx, no answer) or the new key was not accepted in time:
      running again may help
+  6  audit --fail-on: a finding at or above that severity exists
 
 Settings come from the same environment variables as the Lambda (ROTATOR_*), and AWS
 credentials, region and endpoint the usual way (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).";
@@ -44,9 +47,20 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Output {
+pub enum Output {
     Text,
     Json,
+    /// audit only
+    Csv,
+    /// audit only: one self-contained page
+    Html,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    High,
+    Medium,
+    Low,
 }
 
 #[derive(Subcommand)]
@@ -97,6 +111,41 @@ enum Command {
         #[arg(long)]
         delete: bool,
     },
+    /// Audit every access key of the account against CIS AWS Foundations v3.0 and Security Hub,
+    /// from IAM's credential report, telling keys under rotation from the others.
+    Audit {
+        /// Read a saved credential report (CSV) instead of generating one.
+        #[arg(long)]
+        report_file: Option<PathBuf>,
+        /// Exit with 6 when a finding at or above this severity exists (for pipelines).
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
+    /// Bring an IAM user under rotation: its secret, its tag, rotation attached and run now.
+    /// Running it again changes nothing.
+    Adopt {
+        /// The IAM user's name.
+        #[arg(long)]
+        user: String,
+        /// The rotation function's ARN (the stack's output RotationFunctionArn).
+        #[arg(long)]
+        function_arn: String,
+        /// Make the user under ROTATOR_USER_PATH_PREFIX if it does not exist.
+        #[arg(long)]
+        create: bool,
+        /// The active key its consumers use now, when the user has two.
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Rotate every so many days (1 to 1000).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=1000), conflicts_with = "schedule")]
+        days: i64,
+        /// Or on a schedule expression, like "rate(30 days)" or "cron(0 4 1 * ? *)".
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Show the user's keys (status, age, last use) beside the secret's versions and labels.
     Status {
         /// The secret's name or ARN.
@@ -139,14 +188,39 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(cli.output, Output::Csv | Output::Html)
+        && !matches!(cli.command, Command::Audit { .. })
+    {
+        eprintln!(
+            "error: --output csv and --output html are for the audit command; use text or json"
+        );
+        return ExitCode::from(2);
+    }
     match runtime.block_on(run(&cli)) {
         Ok(report) => {
-            print_report(cli.output, &report);
+            output::print(cli.output, &report);
+            if let (
+                Report::Audited(audit),
+                Command::Audit {
+                    fail_on: Some(level),
+                    ..
+                },
+            ) = (&report, &cli.command)
+            {
+                let level = match level {
+                    FailOn::High => audit::Severity::High,
+                    FailOn::Medium => audit::Severity::Medium,
+                    FailOn::Low => audit::Severity::Low,
+                };
+                if audit.has_finding_at_or_above(level) {
+                    return ExitCode::from(6);
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             match cli.output {
-                Output::Text => eprintln!("error[{}]: {e}", e.kind()),
+                Output::Text | Output::Csv | Output::Html => eprintln!("error[{}]: {e}", e.kind()),
                 Output::Json => println!(
                     "{}",
                     json!({"error": {"type": e.kind(), "message": e.to_string()}})
@@ -166,7 +240,7 @@ fn wants_json() -> bool {
 }
 
 /// What a command did, for printing.
-enum Report {
+pub enum Report {
     Rotated {
         rotation: manual::Rotation,
         retired: Vec<sweep::Action>,
@@ -178,6 +252,8 @@ enum Report {
         changes: Vec<Change>,
     },
     Swept(sweep::Report),
+    Audited(Box<audit::Audit>),
+    Adopted(adopt::Adoption),
     Retired {
         secret_id: String,
         actions: Vec<sweep::Action>,
@@ -212,6 +288,39 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
             Ok(Report::Swept(
                 sweep::sweep(&rotator, &options, SystemTime::now()).await?,
             ))
+        }
+        Command::Audit { report_file, .. } => {
+            let csv = match report_file {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::InvalidEvent(format!("cannot read {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+            let audit =
+                audit::audit(&rotator, csv, SystemTime::now(), |line| eprintln!("{line}")).await?;
+            Ok(Report::Audited(Box::new(audit)))
+        }
+        Command::Adopt {
+            user,
+            function_arn,
+            create,
+            key_id,
+            days,
+            schedule,
+            dry_run,
+        } => {
+            let request = adopt::Request {
+                user: user.clone(),
+                function_arn: function_arn.clone(),
+                create: *create,
+                key_id: key_id.clone(),
+                schedule: match schedule {
+                    Some(e) => Schedule::Expression(e.clone()),
+                    None => Schedule::Days(*days),
+                },
+                dry_run: *dry_run,
+            };
+            Ok(Report::Adopted(adopt::adopt(&rotator, &request).await?))
         }
         Command::Retire { secret_id, delete } => Ok(Report::Retired {
             secret_id: secret_id.clone(),
@@ -267,93 +376,4 @@ fn read_event(path: &PathBuf) -> Result<RotationEvent, Error> {
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| Error::InvalidEvent(format!("{} is not JSON: {e}", path.display())))?;
     RotationEvent::from_json(&value)
-}
-
-fn print_report(output: Output, report: &Report) {
-    match (output, report) {
-        (
-            Output::Json,
-            Report::Rotated {
-                rotation,
-                retired,
-                before,
-                after,
-            },
-        ) => {
-            let mut changes = rotation.cancelled.clone();
-            changes.extend(report::changes(before, after));
-            println!(
-                "{}",
-                json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
-                       "changes": changes, "retired": retired, "before": before, "after": after})
-            )
-        }
-        (Output::Json, Report::Cancelled { secret_id, changes }) => {
-            println!("{}", json!({"secret_id": secret_id, "changes": changes}))
-        }
-        (Output::Json, Report::Swept(swept)) => println!("{}", json!(swept)),
-        (Output::Json, Report::Retired { secret_id, actions }) => {
-            println!("{}", json!({"secret_id": secret_id, "actions": actions}))
-        }
-        (Output::Text, Report::Swept(swept)) => print!("{}", report::sweep_table(swept)),
-        (Output::Text, Report::Retired { secret_id, actions }) => {
-            if actions.is_empty() {
-                println!("The previous key of {secret_id} is already gone; nothing to do");
-            }
-            for a in actions {
-                println!("{} key {} of {secret_id}: {}", a.action, a.key_id, a.reason);
-            }
-        }
-        (Output::Json, Report::Stepped { event }) => println!(
-            "{}",
-            json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
-        ),
-        (Output::Json, Report::Shown(status)) => println!("{}", json!(status)),
-        (
-            Output::Text,
-            Report::Rotated {
-                rotation,
-                retired,
-                before,
-                after,
-            },
-        ) => {
-            println!("Rotated {} (token {})", after.secret_id, rotation.token);
-            for a in retired {
-                println!("  - {} key {}: {}", a.action, a.key_id, a.reason);
-            }
-            if let Some(resumed) = &rotation.resumed {
-                println!("  (took over the unfinished rotation {resumed})");
-            }
-            for change in rotation
-                .cancelled
-                .iter()
-                .chain(&report::changes(before, after))
-            {
-                println!("  - {change}");
-            }
-            println!(
-                "\nBefore:\n{}\nAfter:\n{}",
-                report::table(before),
-                report::table(after)
-            );
-        }
-        (Output::Text, Report::Cancelled { secret_id, changes }) => {
-            if changes.is_empty() {
-                println!("No rotation of {secret_id} was unfinished; nothing to cancel");
-            } else {
-                println!("Cancelled the unfinished rotation of {secret_id}");
-                for change in changes {
-                    println!("  - {change}");
-                }
-            }
-        }
-        (Output::Text, Report::Stepped { event }) => {
-            println!(
-                "{} done for {} (token {})",
-                event.step, event.secret_id, event.token
-            )
-        }
-        (Output::Text, Report::Shown(status)) => print!("{}", report::table(status)),
-    }
 }

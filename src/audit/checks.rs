@@ -1,0 +1,327 @@
+//! The checks, each mapped to CIS AWS Foundations v3.0 and Security Hub: plain functions of the
+//! report's rows, what the rotated secrets hold, and the time.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::report::{KeySlot, UserRow};
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// CIS 1.14: keys rotated within 90 days.
+pub const MAX_KEY_AGE_DAYS: u64 = 90;
+/// CIS 1.12: credentials used within 45 days.
+pub const MAX_UNUSED_DAYS: u64 = 45;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Controls {
+    pub cis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<&'static str>,
+}
+
+/// Which key a finding is about: its slot in the report, and its id where the tool knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRef {
+    pub slot: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub user: String,
+    pub arn: String,
+    pub check: &'static str,
+    pub severity: Severity,
+    pub controls: Controls,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyRef>,
+    pub detail: String,
+    pub remedy: String,
+}
+
+/// A secret under rotation that holds a user's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Managed {
+    pub secret: String,
+    pub rotation_enabled: bool,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub last_rotated: Option<SystemTime>,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub next_rotation: Option<SystemTime>,
+}
+
+/// What the audit knows of a user's keys beyond the report: per slot, the key's id and the secret
+/// that holds it, when a secret under rotation does.
+pub type KnownKeys = HashMap<(String, u8), (Option<String>, Option<Managed>)>;
+
+/// Whole days from `then` to `now`.
+pub fn days_since(then: SystemTime, now: SystemTime) -> u64 {
+    now.duration_since(then).unwrap_or_default().as_secs() / DAY.as_secs()
+}
+
+/// Runs every check over every row.
+pub fn check(
+    rows: &[UserRow],
+    known: &KnownKeys,
+    function_arn: &str,
+    now: SystemTime,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for row in rows {
+        if row.is_root() {
+            check_root(row, now, &mut findings);
+        } else {
+            check_user(row, known, function_arn, now, &mut findings);
+        }
+    }
+    findings.sort_by(|a, b| (a.severity, &a.user, a.check).cmp(&(b.severity, &b.user, b.check)));
+    findings
+}
+
+fn finding(row: &UserRow, check: &'static str, severity: Severity, controls: Controls) -> Finding {
+    Finding {
+        user: row.user.clone(),
+        arn: row.arn.clone(),
+        check,
+        severity,
+        controls,
+        key: None,
+        detail: String::new(),
+        remedy: String::new(),
+    }
+}
+
+/// The root account: no access key, MFA on, not used lately. (Real reports say `not_supported`
+/// for root's `password_enabled`, so nothing here depends on it.)
+fn check_root(row: &UserRow, now: SystemTime, out: &mut Vec<Finding>) {
+    for key in row.keys.iter().filter(|k| k.active) {
+        out.push(Finding {
+            key: Some(KeyRef {
+                slot: key.slot,
+                id: None,
+            }),
+            detail: format!(
+                "the root account has an active access key (slot {})",
+                key.slot
+            ),
+            remedy: "delete it: sign in as root, Security credentials, Access keys".into(),
+            ..finding(
+                row,
+                "root-access-key",
+                Severity::High,
+                Controls {
+                    cis: "1.4",
+                    security_hub: Some("IAM.4"),
+                },
+            )
+        });
+    }
+    if !row.mfa_active {
+        out.push(Finding {
+            detail: "the root account has no MFA".into(),
+            remedy: "enable a (hardware) MFA device for the root account".into(),
+            ..finding(
+                row,
+                "root-without-mfa",
+                Severity::High,
+                Controls {
+                    cis: "1.5",
+                    security_hub: Some("IAM.9"),
+                },
+            )
+        });
+    }
+    let uses = [
+        row.password_last_used,
+        row.keys[0].last_used,
+        row.keys[1].last_used,
+    ];
+    if let Some(last) = uses.into_iter().flatten().max()
+        && now.duration_since(last).unwrap_or_default() < DAY
+    {
+        out.push(Finding {
+            detail: format!(
+                "the root account was used at {}",
+                humantime::format_rfc3339_seconds(last)
+            ),
+            remedy: "use an IAM role or user for daily work; find out who signed in as root".into(),
+            ..finding(
+                row,
+                "root-used-recently",
+                Severity::High,
+                Controls {
+                    cis: "1.7",
+                    security_hub: None,
+                },
+            )
+        });
+    }
+}
+
+fn check_user(
+    row: &UserRow,
+    known: &KnownKeys,
+    function_arn: &str,
+    now: SystemTime,
+    out: &mut Vec<Finding>,
+) {
+    if row.password_enabled && !row.mfa_active {
+        out.push(Finding {
+            detail: "console password without MFA".into(),
+            remedy: format!(
+                "enable MFA for {} (aws iam enable-mfa-device ...)",
+                row.user
+            ),
+            ..finding(
+                row,
+                "console-user-without-mfa",
+                Severity::Medium,
+                Controls {
+                    cis: "1.10",
+                    security_hub: Some("IAM.5"),
+                },
+            )
+        });
+    }
+    if row.password_enabled {
+        let since = row.password_last_used.or(row.created);
+        if let Some(since) = since
+            && days_since(since, now) > MAX_UNUSED_DAYS
+        {
+            let what = if row.password_last_used.is_some() {
+                "last used"
+            } else {
+                "never used; created"
+            };
+            out.push(Finding {
+                detail: format!(
+                    "console password {what} {} days ago",
+                    days_since(since, now)
+                ),
+                remedy: format!(
+                    "remove the password: aws iam delete-login-profile --user-name {}",
+                    row.user
+                ),
+                ..finding(
+                    row,
+                    "credentials-unused-45-days",
+                    Severity::Medium,
+                    Controls {
+                        cis: "1.12",
+                        security_hub: Some("IAM.22"),
+                    },
+                )
+            });
+        }
+    }
+    let active: Vec<&KeySlot> = row.keys.iter().filter(|k| k.active).collect();
+    if active.len() == 2 {
+        out.push(Finding {
+            detail: "two active access keys".into(),
+            remedy: "keep one: deactivate the one nothing uses (a rotated secret's previous key is retired by its sweep)".into(),
+            ..finding(row, "two-active-keys", Severity::Medium, Controls { cis: "1.13", security_hub: None })
+        });
+    }
+    for key in active {
+        let (id, managed) = known
+            .get(&(row.user.clone(), key.slot))
+            .cloned()
+            .unwrap_or((None, None));
+        let key_ref = Some(KeyRef {
+            slot: key.slot,
+            id: id.clone(),
+        });
+        let named = id
+            .clone()
+            .unwrap_or_else(|| format!("in slot {}", key.slot));
+        let rotate = match &managed {
+            Some(m) => format!("iam-key-rotator-cli rotate --secret-id {}", m.secret),
+            None => adopt(row, id.as_deref(), function_arn),
+        };
+        if let Some(made) = key.last_rotated
+            && days_since(made, now) > MAX_KEY_AGE_DAYS
+        {
+            out.push(Finding {
+                key: key_ref.clone(),
+                detail: format!("access key {named} is {} days old", days_since(made, now)),
+                remedy: rotate.clone(),
+                ..finding(
+                    row,
+                    "key-older-than-90-days",
+                    Severity::Medium,
+                    Controls {
+                        cis: "1.14",
+                        security_hub: Some("IAM.3"),
+                    },
+                )
+            });
+        }
+        // A key never used counts from the day it was made, not as "fine".
+        if let Some(since) = key.last_used.or(key.last_rotated)
+            && days_since(since, now) > MAX_UNUSED_DAYS
+        {
+            let what = if key.last_used.is_some() {
+                "last used"
+            } else {
+                "never used; made"
+            };
+            out.push(Finding {
+                key: key_ref.clone(),
+                detail: format!("access key {named} {what} {} days ago", days_since(since, now)),
+                remedy: format!(
+                    "deactivate it if nothing needs it: aws iam update-access-key --user-name {} --access-key-id {} --status Inactive",
+                    row.user,
+                    id.as_deref().unwrap_or("<id>")
+                ),
+                ..finding(row, "credentials-unused-45-days", Severity::Medium, Controls { cis: "1.12", security_hub: Some("IAM.22") })
+            });
+        }
+        if managed.is_none() {
+            out.push(Finding {
+                key: key_ref,
+                detail: format!("access key {named} is not held by any secret under rotation"),
+                remedy: adopt(row, id.as_deref(), function_arn),
+                ..finding(
+                    row,
+                    "unmanaged-key",
+                    Severity::Low,
+                    Controls {
+                        cis: "1.14",
+                        security_hub: Some("IAM.3"),
+                    },
+                )
+            });
+        }
+    }
+}
+
+fn adopt(row: &UserRow, key_id: Option<&str>, function_arn: &str) -> String {
+    let key = key_id
+        .map(|id| format!(" --key-id {id}"))
+        .unwrap_or_default();
+    format!(
+        "iam-key-rotator-cli adopt --user {}{key} --function-arn {function_arn}",
+        row.user
+    )
+}
