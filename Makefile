@@ -60,6 +60,7 @@ bench: tools ## Print size, start-to-ready time, peak memory and AWS calls of th
 	$(LAMBDA) build --release --x86-64 --bin iam-key-rotator
 	cp target/lambda/iam-key-rotator/bootstrap target/bench-bootstrap-x86_64
 	$(MAKE) --no-print-directory package
+	cargo build --release --locked --bin iam-key-rotator-cli
 	$(PY) scripts/bench.py --binary target/bench-bootstrap-x86_64 --package $(ZIP)
 
 # The one architecture `sam build` builds and `sam deploy` deploys: make deploy ARCH=x86_64.

@@ -6,7 +6,9 @@ A benchmark, not a test: it prints what it measures and never fails on a figure.
   - one full rotation through RotateSecret against moto: its time, the AWS calls the function made
     (by operation), and the function's peak memory (RSS);
   - the sweep (`{"Action": "sweep"}`) over 1,000 idle secrets, and over 100 secrets in their grace
-    window, then past it: its calls and wall time.
+    window, then past it: its calls and wall time;
+  - the audit (`{"Action": "audit"}`) of 1,000 users, half of them under rotation: calls and wall
+    time; and the CLI checking a 10,000-user credential report from a file.
 """
 
 import argparse
@@ -177,12 +179,80 @@ def sweep_figures(binary: str) -> list:
         stop()
 
 
+REPORT_HEADER = ("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+                 "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+                 "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+                 "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+                 "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+                 "cert_1_last_rotated,cert_2_active,cert_2_last_rotated")
+
+
+def audit_figures(binary: str, cli_binary: str) -> list:
+    """The audit through the function over 1,000 users, and the CLI over a 10,000-user report."""
+    calls = collections.Counter()
+    counting = {"on": False}
+    original = BaseResponse.call_action
+
+    def call_action(self):
+        if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
+            calls[f"{self.service_name}:{self._get_action()}"] += 1
+        return original(self)
+
+    BaseResponse.call_action = call_action
+    stop, endpoint, function_arn, _, _ = moto_server.start(moto_server.parse_args(
+        ["--function-binary", binary, "--function-env", "ROTATOR_SECRET_NAME_PREFIX=iam-keys/"]))
+    try:
+        session = dict(endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+        iam, sm = boto3.client("iam", **session), boto3.client("secretsmanager", **session)
+        lam = boto3.client("lambda", **session)
+        for n in range(1000):
+            user = f"audited-{n:04}"
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            if n % 2:
+                sm.create_secret(Name=f"iam-keys/{user}", SecretString=json.dumps(
+                    {"UserName": user, "AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}))
+        counting["on"] = True
+        started = time.perf_counter()
+        answer = json.loads(lam.invoke(FunctionName=function_arn,
+                                       Payload=json.dumps({"Action": "audit"}))["Payload"].read())
+        elapsed = (time.perf_counter() - started) * 1000
+        counting["on"] = False
+        figures = [{"label": "audit of 1,000 users (500 under rotation)", "ms": elapsed,
+                    "calls": dict(calls), "detail": f"{answer.get('users')} users, "
+                    f"{answer.get('managed_keys')} keys under rotation"}]
+
+        report = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-credential-report.csv"
+        with open(report, "w") as out:
+            out.write(REPORT_HEADER + "\n")
+            for n in range(10_000):
+                out.write(f"user-{n},arn:aws:iam::123456789012:user/user-{n},2024-01-01T00:00:00+00:00,"
+                          f"{'true' if n % 3 == 0 else 'false'},2026-10-01T00:00:00+00:00,N/A,N/A,{'true' if n % 5 else 'false'},"
+                          f"true,2026-0{1 + n % 9}-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,us-east-1,s3,"
+                          f"{'true' if n % 7 == 0 else 'false'},2026-05-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n")
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",
+                   AWS_SECRET_ACCESS_KEY="bench", ROTATOR_SECRET_NAME_PREFIX="iam-keys/")
+        started = time.perf_counter()
+        done = subprocess.run([cli_binary, "audit", "--report-file", str(report), "--output", "json"],
+                              env=env, capture_output=True, text=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        findings = len(json.loads(done.stdout)["findings"]) if done.returncode == 0 else done.stderr.strip()
+        figures.append({"label": "CLI checking a 10,000-user report", "ms": elapsed, "calls": {},
+                        "detail": f"{findings} findings (includes reading the secrets from moto)"})
+        return figures
+    finally:
+        BaseResponse.call_action = original
+        stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=str(ROOT / "target/bench-bootstrap-x86_64"),
                         help="a Lambda release build for this machine's CPU (the zip's is arm64)")
     parser.add_argument("--package", default=str(ROOT / "target/lambda/iam-key-rotator/bootstrap.zip"))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--cli-binary", default=str(ROOT / "target/release/iam-key-rotator-cli"))
     args = parser.parse_args()
 
     print("iam-key-rotator benchmark (targets: zip <= 5 MB, start-to-ready < 30 ms, peak RSS < 32 MB)\n")
@@ -211,6 +281,13 @@ def main() -> int:
         detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
         print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {total:5d} calls ({detail}); "
               f"{figure['actions']} actions")
+
+    print("\nThe audit (goal: under a second for 1,000 users):")
+    for figure in audit_figures(args.binary, args.cli_binary):
+        total = sum(figure["calls"].values())
+        detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
+        calls = f"{total:5d} calls ({detail}); " if total else ""
+        print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {calls}{figure['detail']}")
     return 0
 
 

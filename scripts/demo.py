@@ -1,5 +1,6 @@
 """`make demo`: one rotation, start to finish, with a before/after table, then the old key's life
-after it: kept Active for a grace period while a consumer still uses it, then retired by the sweep.
+after it: kept Active for a grace period while a consumer still uses it, then retired by the sweep;
+and an audit of the account's keys against CIS.
 
 By default everything runs on this machine: moto's server on 127.0.0.1 stands in for IAM, STS and
 Secrets Manager, and RotateSecret invokes the built Lambda binary through the Lambda Runtime API,
@@ -82,6 +83,11 @@ def main() -> int:
         print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
         if moto:
             after_the_rotation(args.cli_binary, env, secret_arn, first, local)
+            iam.create_user(UserName=f"by-hand-{suffix}")
+            iam.create_access_key(UserName=f"by-hand-{suffix}")
+            print(f"iam-key-rotator-cli audit: every key of the account against CIS; a user by-hand-{suffix}")
+            print("has a key nothing rotates (the root row is the test server's: a well-kept root account)\n")
+            print(cli(args.cli_binary, env, "audit"))
 
         # A deployed template keeps the old key Active for its grace period (24h by default).
         grace = bool(args.real_aws and function_arn)

@@ -67,6 +67,13 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
     let mut plan = Vec::new();
     let step = |action: &'static str, detail: String| Step { action, detail };
 
+    // The secret, when an earlier run made it: then the key it holds is settled already.
+    let existing = secrets
+        .list_secrets(&secret_name)
+        .await?
+        .into_iter()
+        .find(|s| s.name == secret_name);
+
     // The user, and the key consumers use now.
     let user = iam.user(name).await?;
     let key_id = match &user {
@@ -82,6 +89,7 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
             ));
             None
         }
+        Some(_) if existing.is_some() => None,
         Some(user) => {
             if !user.path.starts_with(path.as_str()) {
                 return Err(refuse(format!(
@@ -120,11 +128,6 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
     };
 
     // The secret: reused when it exists and names this user.
-    let existing = secrets
-        .list_secrets(&secret_name)
-        .await?
-        .into_iter()
-        .find(|s| s.name == secret_name);
     if let Some(secret) = &existing {
         let current = match secret.labelled(AWSCURRENT) {
             Some(v) => secrets.value(&secret.arn, Some(&v.id), None).await?,

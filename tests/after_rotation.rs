@@ -253,3 +253,32 @@ async fn the_sweep_finds_broken_unknown_and_unrotated_keys_and_nothing_on_a_heal
     let unrotated = Bed::new_on(&bridged().moto).await;
     assert_eq!(finding_kinds(&sweep(&unrotated)), ["RotationDisabled"]);
 }
+
+#[tokio::test]
+async fn the_scheduled_audit_answers_its_summary_and_logs_each_finding() {
+    // A user whose key nothing rotates: an `unmanaged-key` finding.
+    let bed = Bed::new_on(&bridged().moto).await;
+    let by_hand = support::unique("by-hand");
+    bed.iam
+        .create_user()
+        .user_name(&by_hand)
+        .send()
+        .await
+        .unwrap();
+    bed.iam
+        .create_access_key()
+        .user_name(&by_hand)
+        .send()
+        .await
+        .unwrap();
+    let summary = invoke(json!({"Action": "audit"}));
+    assert!(summary["users"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["by_check"].is_object(), "{summary}");
+    let log = std::fs::read_to_string(&bridged().function_log).expect("the function's log");
+    assert!(
+        log.lines().any(|l| l.contains("audit finding")
+            && l.contains(&by_hand)
+            && l.contains("unmanaged-key")),
+        "each finding is a JSON log line"
+    );
+}

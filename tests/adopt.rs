@@ -1,0 +1,304 @@
+//! `adopt` from each starting state, run twice, against moto whose rotation function is the built
+//! Lambda binary, checking users by tag (ROTATOR_USER_TAG) as the template does by default.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use support::{Moto, unique};
+
+const TAG: &str = "iam-key-rotator:secret";
+
+fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        Moto::start(&[
+            "--function-binary",
+            env!("CARGO_BIN_EXE_iam-key-rotator"),
+            "--function-env",
+            "ROTATOR_USER_PATH_PREFIX=/rotated/",
+            "--function-env",
+            &format!("ROTATOR_USER_TAG={TAG}"),
+        ])
+    })
+}
+
+fn adopt(user: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "adopt",
+        "--user",
+        user,
+        "--function-arn",
+        &moto().rotation_lambda_arn,
+        "--output",
+        "json",
+    ];
+    args.extend(extra);
+    Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+        .args(&args)
+        .env("AWS_ENDPOINT_URL", &moto().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+        .env("ROTATOR_USER_TAG", TAG)
+        .env("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the CLI runs")
+}
+
+fn report(out: &Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+struct Account {
+    iam: aws_sdk_iam::Client,
+    sm: aws_sdk_secretsmanager::Client,
+}
+
+impl Account {
+    async fn new() -> Account {
+        let sdk = moto().sdk_config().await;
+        Account {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sm: aws_sdk_secretsmanager::Client::new(&sdk),
+        }
+    }
+
+    async fn user_with_keys(&self, active: usize, inactive: usize) -> (String, Vec<String>) {
+        let user = unique("adoptee");
+        self.iam
+            .create_user()
+            .user_name(&user)
+            .path("/rotated/")
+            .send()
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for n in 0..active + inactive {
+            let key = self
+                .iam
+                .create_access_key()
+                .user_name(&user)
+                .send()
+                .await
+                .unwrap();
+            let id = key.access_key().unwrap().access_key_id().to_string();
+            if n >= active {
+                self.iam
+                    .update_access_key()
+                    .user_name(&user)
+                    .access_key_id(&id)
+                    .status(aws_sdk_iam::types::StatusType::Inactive)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            ids.push(id);
+        }
+        (user, ids)
+    }
+
+    async fn keys(&self, user: &str) -> Vec<(String, String)> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<_> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key_id().unwrap().to_string(),
+                    k.status().unwrap().as_str().to_string(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    async fn current(&self, user: &str) -> Value {
+        let out = self
+            .sm
+            .get_secret_value()
+            .secret_id(format!("iam-keys/{user}"))
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(out.secret_string().unwrap()).unwrap()
+    }
+
+    /// After an adoption: the secret's current key is new, Active, and the user is tagged for it.
+    async fn assert_under_rotation(&self, user: &str) -> String {
+        let current = self.current(user).await;
+        assert_eq!(current["UserName"], user);
+        let key = current["AccessKeyId"]
+            .as_str()
+            .expect("the first rotation made a key")
+            .to_string();
+        assert!(current["SecretAccessKey"].is_string());
+        assert!(
+            self.keys(user)
+                .await
+                .contains(&(key.clone(), "Active".to_string()))
+        );
+        let tags = self.iam.get_user().user_name(user).send().await.unwrap();
+        let arn = self
+            .sm
+            .describe_secret()
+            .secret_id(format!("iam-keys/{user}"))
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string();
+        assert!(
+            tags.user()
+                .unwrap()
+                .tags()
+                .iter()
+                .any(|t| t.key() == TAG && t.value() == arn),
+            "the user is bound to its secret"
+        );
+        key
+    }
+
+    /// A second run changes nothing.
+    async fn assert_second_run_is_a_no_op(&self, user: &str, extra: &[&str]) {
+        let keys = self.keys(user).await;
+        let current = self.current(user).await;
+        let again = report(&adopt(user, extra));
+        assert_eq!(again["plan"], serde_json::json!([]), "{again}");
+        assert_eq!(self.keys(user).await, keys);
+        assert_eq!(self.current(user).await, current);
+    }
+}
+
+#[tokio::test]
+async fn a_user_that_does_not_exist_is_made_with_create_only() {
+    let account = Account::new().await;
+    let user = unique("newcomer");
+    let out = adopt(&user, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--create"));
+
+    let done = report(&adopt(&user, &["--create"]));
+    let actions: Vec<&str> = done["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create_user",
+            "create_secret",
+            "tag_user",
+            "attach_rotation"
+        ]
+    );
+    account.assert_under_rotation(&user).await;
+    account
+        .assert_second_run_is_a_no_op(&user, &["--create"])
+        .await;
+}
+
+#[tokio::test]
+async fn a_user_without_a_key_gets_its_first_one_from_the_rotation() {
+    let account = Account::new().await;
+    let (user, _) = account.user_with_keys(0, 0).await;
+    report(&adopt(&user, &[]));
+    account.assert_under_rotation(&user).await;
+    assert_eq!(account.keys(&user).await.len(), 1);
+    account.assert_second_run_is_a_no_op(&user, &[]).await;
+}
+
+#[tokio::test]
+async fn a_users_one_key_becomes_the_previous_key_retired_by_the_policy() {
+    let account = Account::new().await;
+    let (user, ids) = account.user_with_keys(1, 0).await;
+    let dry = report(&adopt(&user, &["--dry-run"]));
+    assert_eq!(dry["done"], false);
+    assert!(
+        account
+            .sm
+            .describe_secret()
+            .secret_id(format!("iam-keys/{user}"))
+            .send()
+            .await
+            .is_err(),
+        "a dry run changes nothing"
+    );
+
+    report(&adopt(&user, &[]));
+    let new = account.assert_under_rotation(&user).await;
+    assert_ne!(new, ids[0]);
+    // The function runs with the default policy here: the adopted key is deactivated at once.
+    assert!(
+        account
+            .keys(&user)
+            .await
+            .contains(&(ids[0].clone(), "Inactive".to_string()))
+    );
+    account.assert_second_run_is_a_no_op(&user, &[]).await;
+}
+
+#[tokio::test]
+async fn two_active_keys_are_refused_with_or_without_key_id_and_nothing_changes() {
+    let account = Account::new().await;
+    let (user, ids) = account.user_with_keys(2, 0).await;
+    for extra in [vec![], vec!["--key-id", ids[0].as_str()]] {
+        let out = adopt(&user, &extra);
+        assert_eq!(out.status.code(), Some(3), "{extra:?}");
+        let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(error["error"]["type"], "CannotAdopt");
+        let message = error["error"]["message"].as_str().unwrap();
+        let expected = if extra.is_empty() {
+            "--key-id"
+        } else {
+            "no room"
+        };
+        assert!(message.contains(expected), "{message}");
+    }
+    assert!(
+        account
+            .sm
+            .describe_secret()
+            .secret_id(format!("iam-keys/{user}"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(account.keys(&user).await.len(), 2);
+}
+
+#[tokio::test]
+async fn with_key_id_a_user_with_an_inactive_second_key_is_adopted() {
+    let account = Account::new().await;
+    let (user, ids) = account.user_with_keys(1, 1).await;
+    let extra = ["--key-id", ids[0].as_str()];
+    report(&adopt(&user, &extra));
+    let new = account.assert_under_rotation(&user).await;
+    // The inactive key made room; the adopted one is the previous key now.
+    let keys = account.keys(&user).await;
+    assert!(!keys.iter().any(|(id, _)| *id == ids[1]), "{keys:?}");
+    assert!(keys.contains(&(ids[0].clone(), "Inactive".to_string())));
+    assert!(keys.contains(&(new, "Active".to_string())));
+    account.assert_second_run_is_a_no_op(&user, &extra).await;
+}
