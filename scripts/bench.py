@@ -65,19 +65,31 @@ def start_to_ready(binary: str, runs: int) -> list[float]:
     return times
 
 
-def rotation(binary: str) -> dict:
-    """One cold and five warm rotations through RotateSecret, with the function's calls counted."""
+ORIGINAL_CALL_ACTION = BaseResponse.call_action
+
+
+def count_calls():
+    """Counts moto's requests by operation while counting["on"]: only the function's own (it signs
+    as "test" or with the key under test, this script as "bench")."""
     calls = collections.Counter()
     counting = {"on": False}
-    original = BaseResponse.call_action
 
     def call_action(self):
-        # Only the function's own requests: it signs as "test" or with the new key, this script as "bench".
         if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
             calls[f"{self.service_name}:{self._get_action()}"] += 1
-        return original(self)
+        return ORIGINAL_CALL_ACTION(self)
 
     BaseResponse.call_action = call_action
+    return calls, counting
+
+
+def stop_counting():
+    BaseResponse.call_action = ORIGINAL_CALL_ACTION
+
+
+def rotation(binary: str) -> dict:
+    """One cold and five warm rotations through RotateSecret, with the function's calls counted."""
+    calls, counting = count_calls()
     stop, endpoint, function_arn, service, _ = moto_server.start(moto_server.parse_args(
         ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/"]))
     try:
@@ -101,22 +113,13 @@ def rotation(binary: str) -> dict:
             peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
         return {"cold_ms": times[0], "warm_ms": statistics.median(times[1:]), "calls": calls, "peak_rss_kib": peak_kib}
     finally:
-        BaseResponse.call_action = original
+        stop_counting()
         stop()
 
 
 def sweep_figures(binary: str) -> list:
     """The sweep over many secrets, through the function: calls by operation and wall time."""
-    calls = collections.Counter()
-    counting = {"on": False}
-    original = BaseResponse.call_action
-
-    def call_action(self):
-        if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
-            calls[f"{self.service_name}:{self._get_action()}"] += 1
-        return original(self)
-
-    BaseResponse.call_action = call_action
+    calls, counting = count_calls()
     stop, endpoint, function_arn, _, _ = moto_server.start(moto_server.parse_args(
         ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
          "--function-env", "ROTATOR_SECRET_NAME_PREFIX=iam-keys/",
@@ -175,7 +178,7 @@ def sweep_figures(binary: str) -> list:
         figures.append(sweep("1,100 secrets, 100 past their grace period"))
         return figures
     finally:
-        BaseResponse.call_action = original
+        stop_counting()
         stop()
 
 
@@ -189,16 +192,7 @@ REPORT_HEADER = ("user,arn,user_creation_time,password_enabled,password_last_use
 
 def audit_figures(binary: str, cli_binary: str) -> list:
     """The audit through the function over 1,000 users, and the CLI over a 10,000-user report."""
-    calls = collections.Counter()
-    counting = {"on": False}
-    original = BaseResponse.call_action
-
-    def call_action(self):
-        if counting["on"] and "Credential=bench/" not in (self.headers.get("Authorization") or ""):
-            calls[f"{self.service_name}:{self._get_action()}"] += 1
-        return original(self)
-
-    BaseResponse.call_action = call_action
+    calls, counting = count_calls()
     stop, endpoint, function_arn, _, _ = moto_server.start(moto_server.parse_args(
         ["--function-binary", binary, "--function-env", "ROTATOR_SECRET_NAME_PREFIX=iam-keys/"]))
     try:
@@ -242,7 +236,7 @@ def audit_figures(binary: str, cli_binary: str) -> list:
                         "detail": f"{findings} findings (includes reading the secrets from moto)"})
         return figures
     finally:
-        BaseResponse.call_action = original
+        stop_counting()
         stop()
 
 

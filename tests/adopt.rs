@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -36,16 +36,12 @@ fn adopt(user: &str, extra: &[&str]) -> Output {
         "json",
     ];
     args.extend(extra);
-    Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+    moto()
+        .cli()
         .args(&args)
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
         .env("ROTATOR_USER_TAG", TAG)
         .env("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("the CLI runs")
 }

@@ -15,14 +15,10 @@ fn moto() -> &'static Moto {
 }
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+    moto()
+        .cli()
         .args(args)
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("the CLI runs")
 }

@@ -13,15 +13,11 @@ fn cli(args: &[&str]) -> Output {
 
 /// The CLI with extra environment variables (the retirement policy, say).
 fn cli_with(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"))
+    moto()
+        .cli()
         .args(args)
         .envs(vars.iter().copied())
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("the CLI runs")
 }

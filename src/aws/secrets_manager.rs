@@ -174,15 +174,11 @@ impl SecretStore for SecretsManagerClient {
     }
 
     async fn list_secrets(&self, name_prefix: &str) -> Result<Vec<SecretSummary>> {
-        let mut request = self.client.list_secrets().max_results(100);
-        if !name_prefix.is_empty() {
-            request = request.filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(name_prefix)
-                    .build(),
-            );
-        }
+        let request = self
+            .client
+            .list_secrets()
+            .max_results(100)
+            .set_filters(name_filter(name_prefix));
         let pages = request
             .into_paginator()
             .send()
@@ -221,15 +217,11 @@ impl SecretStore for SecretsManagerClient {
     }
 
     async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
-        let mut request = self.client.batch_get_secret_value().max_results(20);
-        if !name_prefix.is_empty() {
-            request = request.filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(name_prefix)
-                    .build(),
-            );
-        }
+        let request = self
+            .client
+            .batch_get_secret_value()
+            .max_results(20)
+            .set_filters(name_filter(name_prefix));
         let pages = request
             .into_paginator()
             .send()
@@ -284,4 +276,16 @@ impl SecretStore for SecretsManagerClient {
             .map_err(|e| aws_error("RotateSecret", e))?;
         Ok(())
     }
+}
+
+/// AWS's filter for names starting with `prefix` (it matches a prefix); none for "".
+fn name_filter(prefix: &str) -> Option<Vec<Filter>> {
+    (!prefix.is_empty()).then(|| {
+        vec![
+            Filter::builder()
+                .key(FilterNameStringType::Name)
+                .values(prefix)
+                .build(),
+        ]
+    })
 }

@@ -158,9 +158,17 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         info: &SecretInfo,
         version_id: &str,
     ) -> Result<Option<StoredValue>> {
-        if let Some(known) = self.values.get(&info.arn, version_id) {
-            return Ok(Some(known));
+        match self.values.get(&info.arn, version_id) {
+            Some(known) => Ok(Some(known)),
+            None => self.read_and_keep(info, version_id).await,
         }
+    }
+
+    async fn read_and_keep(
+        &self,
+        info: &SecretInfo,
+        version_id: &str,
+    ) -> Result<Option<StoredValue>> {
         let stored = self
             .secrets
             .value(&info.arn, Some(version_id), None)
@@ -180,16 +188,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     ) -> Result<Option<StoredValue>> {
         match self.values.get(&info.arn, version_id) {
             Some(known) if known.created.is_some() => Ok(Some(known)),
-            _ => {
-                let stored = self
-                    .secrets
-                    .value(&info.arn, Some(version_id), None)
-                    .await?;
-                if let Some(stored) = &stored {
-                    self.values.put(&info.arn, stored.clone());
-                }
-                Ok(stored)
-            }
+            _ => self.read_and_keep(info, version_id).await,
         }
     }
 

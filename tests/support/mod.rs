@@ -95,6 +95,18 @@ impl Moto {
         assert!(status.success(), "control {body}");
     }
 
+    /// The command-line tool, pointed at this server.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"));
+        command
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE");
+        command
+    }
+
     pub async fn sdk_config(&self) -> SdkConfig {
         self.sdk_config_as(&self.admin.0, &self.admin.1).await
     }

@@ -32,6 +32,7 @@ from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
+PATCHED = False
 # Set while RotateSecret runs without invoking the function (see behave_as_aws).
 QUIET = threading.local()
 FUNCTION_NAME = "iam-key-rotator"
@@ -357,8 +358,11 @@ def parse_args(argv=None):
 def start(args):
     """Starts moto and, with --function-binary, the Lambda service; returns (stop, endpoint, arn, service)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    behave_as_aws()
-    credential_report_as_aws()
+    global PATCHED
+    if not PATCHED:  # a process may start more than one server (the benchmark does)
+        behave_as_aws()
+        credential_report_as_aws()
+        PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     threading.Thread(target=control.serve_forever, daemon=True).start()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -373,6 +377,9 @@ def start(args):
         headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request).read()
 
+    # moto's state lives in this process: a second server here starts from an empty account too.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    urllib.request.urlopen(request).read()
     session = dict(endpoint_url=endpoint, region_name=REGION,
                    aws_access_key_id="test", aws_secret_access_key="test")
     role = boto3.client("iam", **session).create_role(
