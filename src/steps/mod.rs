@@ -5,6 +5,7 @@
 
 mod create_secret;
 mod finish_secret;
+mod room;
 mod set_secret;
 mod test_secret;
 mod values;
