@@ -38,6 +38,21 @@ pub struct SecretsState {
     pub schedule: Option<Schedule>,
 }
 
+impl SecretsState {
+    /// The versions that carry a label, as DescribeSecret and ListSecrets show them (no dates).
+    fn labelled_versions(&self) -> Vec<SecretVersion> {
+        self.versions
+            .iter()
+            .filter(|v| !v.labels.is_empty())
+            .map(|v| SecretVersion {
+                id: v.id.clone(),
+                labels: v.labels.clone(),
+                created: None,
+            })
+            .collect()
+    }
+}
+
 /// Shared state, and the gate of this handle (none for the test's own handle).
 #[derive(Clone, Default)]
 pub struct FakeSecrets(pub Arc<Mutex<SecretsState>>, Option<Arc<Gate>>);
@@ -75,16 +90,7 @@ impl FakeSecrets {
         SecretInfo {
             arn: String::new(),
             rotation_enabled: state.rotation_enabled,
-            versions: state
-                .versions
-                .iter()
-                .filter(|v| !v.labels.is_empty())
-                .map(|v| SecretVersion {
-                    id: v.id.clone(),
-                    labels: v.labels.clone(),
-                    created: Some(v.created),
-                })
-                .collect(),
+            versions: state.labelled_versions(),
             tags: state.tags.clone(),
         }
     }
@@ -128,16 +134,7 @@ impl SecretStore for FakeSecrets {
         Ok(SecretInfo {
             arn: secret_id.to_string(),
             rotation_enabled: state.rotation_enabled,
-            versions: state
-                .versions
-                .iter()
-                .filter(|v| !v.labels.is_empty())
-                .map(|v| SecretVersion {
-                    id: v.id.clone(),
-                    labels: v.labels.clone(),
-                    created: None,
-                })
-                .collect(),
+            versions: state.labelled_versions(),
             tags: state.tags.clone(),
         })
     }
@@ -296,16 +293,7 @@ impl SecretStore for FakeSecrets {
             rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             last_rotated: state.last_rotated,
             next_rotation: state.next_rotation,
-            versions: state
-                .versions
-                .iter()
-                .filter(|v| !v.labels.is_empty())
-                .map(|v| SecretVersion {
-                    id: v.id.clone(),
-                    labels: v.labels.clone(),
-                    created: None,
-                })
-                .collect(),
+            versions: state.labelled_versions(),
             tags: state.tags.clone(),
         }])
     }
