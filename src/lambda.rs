@@ -1,4 +1,4 @@
-//! The Lambda handler: turns an invocation into a rotation step or a sweep, and the result into Lambda's.
+//! The Lambda handler: turns an invocation into a rotation step, a sweep or an audit, and the result into Lambda's.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,8 +15,9 @@ use crate::sweep;
 /// Time kept back from the invocation's deadline to report a failure before Lambda kills us.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
-/// Handles one invocation: a rotation step answers `null`, a sweep its report. Errors reach Lambda
-/// with their kind as `errorType`, and count in the metric `RotationStepFailed`.
+/// Handles one invocation: a rotation step answers `null`, a sweep its report, an audit its
+/// summary. Errors reach Lambda with their kind as `errorType`; a failed step also counts in the
+/// metric `RotationStepFailed`.
 pub async fn handle<S, I, K>(
     rotator: &Rotator<S, I, K>,
     invocation: LambdaEvent<Value>,
@@ -33,7 +34,11 @@ where
     );
     let result = match Invocation::from_json(&invocation.payload) {
         Ok(Invocation::Rotation(event)) => {
-            rotator.run(&event, deadline).await.map(|()| Value::Null)
+            let result = rotator.run(&event, deadline).await;
+            if let Err(e) = &result {
+                metrics::counter!("RotationStepFailed", "ErrorType" => e.kind()).increment(1);
+            }
+            result.map(|()| Value::Null)
         }
         Ok(Invocation::Sweep(event)) => {
             let options = sweep::Options {
@@ -51,7 +56,6 @@ where
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        metrics::counter!("RotationStepFailed", "ErrorType" => e.kind()).increment(1);
         error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "invocation failed");
     }
     result
