@@ -101,7 +101,8 @@ async fn fresh_report<I: Iam>(
     progress: &impl Fn(&str),
 ) -> Result<crate::services::CredentialReport> {
     let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(500);
+    // IAM takes from a moment to a few seconds; asking again is free.
+    let mut pause = Duration::from_millis(200);
     while !iam.generate_credential_report().await? {
         if started.elapsed() + pause > REPORT_WAIT {
             return Err(Error::Aws {
