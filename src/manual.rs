@@ -8,7 +8,6 @@ use tracing::{info, warn};
 use crate::change::Change;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
-use crate::secret::KeySecret;
 use crate::services::{AWSCURRENT, AWSPENDING, Iam, KeyChecker, SecretInfo, SecretStore};
 use crate::steps::{CLI_ROTATION_TAG, Contract, Rotator};
 
@@ -167,28 +166,21 @@ async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
     else {
         return Ok(changes);
     };
-    if pending.has(AWSCURRENT) {
-        secrets
-            .move_label(secret_id, AWSPENDING, None, Some(&pending.id))
-            .await?;
-        changes.push(Change::version(
-            "abandoned",
-            &pending.id,
-            "AWSPENDING taken off AWSCURRENT: that rotation had finished",
-        ));
-        return Ok(changes);
-    }
-
+    // A rotation that finished may leave AWSPENDING on AWSCURRENT: its key is the current one.
+    let finished = pending.has(AWSCURRENT);
     // Decide about the pending key before any write, so a refusal changes nothing.
-    let key_to_check = pending_key(rotator, &info, &pending.id).await?;
+    let key_to_check = match finished {
+        true => None,
+        false => pending_key(rotator, &info, &pending.id).await?,
+    };
     secrets
         .move_label(secret_id, AWSPENDING, None, Some(&pending.id))
         .await?;
-    changes.push(Change::version(
-        "abandoned",
-        &pending.id,
-        "AWSPENDING taken off: the rotation is cancelled",
-    ));
+    let reason = match finished {
+        true => "AWSPENDING taken off AWSCURRENT: that rotation had finished",
+        false => "AWSPENDING taken off: the rotation is cancelled",
+    };
+    changes.push(Change::version("abandoned", &pending.id, reason));
     let Some((user, key_id)) = key_to_check else {
         return Ok(changes);
     };
@@ -222,22 +214,14 @@ async fn pending_key<S: SecretStore, I: Iam, K: KeyChecker>(
     info: &SecretInfo,
     version_id: &str,
 ) -> Result<Option<(String, String)>> {
-    let secrets = rotator.secrets();
-    let read = |version: String| async move {
-        let stored = secrets.value(&info.arn, Some(&version), None).await?;
-        Ok::<_, Error>(
-            stored
-                .and_then(|s| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&s.text)).ok()),
-        )
-    };
-    let Some(pending) = read(version_id.to_string()).await? else {
+    let (Some(pending), _) = rotator.read_key_secret(&info.arn, version_id).await? else {
         return Ok(None);
     };
     let Some(key_id) = pending.key_id() else {
         return Ok(None);
     };
     if let Some(current) = info.labelled(AWSCURRENT) {
-        let current = read(current.id.clone()).await?;
+        let (current, _) = rotator.read_key_secret(&info.arn, &current.id).await?;
         if current.as_ref().and_then(|c| c.key_id()) == Some(key_id) {
             return Ok(None);
         }

@@ -47,11 +47,7 @@ impl SecretStore for SecretsManagerClient {
             arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             versions,
-            tags: out
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect(),
+            tags: tag_pairs(out.tags()),
         })
     }
 
@@ -207,11 +203,7 @@ impl SecretStore for SecretsManagerClient {
                         created: None,
                     })
                     .collect(),
-                tags: s
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect(),
+                tags: tag_pairs(s.tags()),
             })
             .collect())
     }
@@ -288,4 +280,11 @@ fn name_filter(prefix: &str) -> Option<Vec<Filter>> {
                 .build(),
         ]
     })
+}
+
+/// A secret's tags as (key, value); a tag without either is skipped.
+fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
 }

@@ -280,6 +280,28 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         }
     }
 
+    /// A version's value as a key secret, with when it was stored; the secret is `None` when the
+    /// version holds no value or one in another format. For the sweep and the CLI, which look at
+    /// versions outside a step.
+    pub async fn read_key_secret(
+        &self,
+        secret_arn: &str,
+        version_id: &str,
+    ) -> Result<(Option<KeySecret>, Option<std::time::SystemTime>)> {
+        use secrecy::ExposeSecret;
+        let Some(stored) = self
+            .secrets
+            .value(secret_arn, Some(version_id), None)
+            .await?
+        else {
+            return Ok((None, None));
+        };
+        Ok((
+            KeySecret::parse(stored.text.expose_secret()).ok(),
+            stored.created,
+        ))
+    }
+
     /// Refuses a user this function may not touch, as every step does before it acts on a key.
     pub async fn check_scope(&self, secret_arn: &str, user: &str) -> Result<()> {
         self.user_in_scope(secret_arn, secret_arn, user)

@@ -4,8 +4,6 @@
 
 use std::time::SystemTime;
 
-use secrecy::ExposeSecret;
-
 use super::note::{self, Note};
 use super::{Action, Finding, FindingKind, LastUse, Options, Report};
 use crate::config::RetirePolicy;
@@ -93,7 +91,6 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     now: SystemTime,
     report: &mut Report,
 ) -> Result<()> {
-    let secrets = rotator.secrets();
     let iam = rotator.iam();
     let finding = |kind, detail: String| Finding {
         secret_id: secret.name.clone(),
@@ -103,7 +100,9 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     let Some(current_version) = secret.labelled(AWSCURRENT) else {
         return Ok(());
     };
-    let (current, current_stored) = read(secrets, secret, &current_version.id).await?;
+    let (current, current_stored) = rotator
+        .read_key_secret(&secret.arn, &current_version.id)
+        .await?;
     let Some(current) = current else {
         return Ok(());
     };
@@ -133,7 +132,7 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     let previous = match secret.labelled(AWSPREVIOUS) {
         Some(version) => Some((
             version.id.clone(),
-            read(secrets, secret, &version.id).await?.0,
+            rotator.read_key_secret(&secret.arn, &version.id).await?.0,
         )),
         None => None,
     };
@@ -292,7 +291,7 @@ async fn unknown_keys<S: SecretStore, I: Iam, K: KeyChecker>(
         if version.has(AWSCURRENT) || version.has(AWSPREVIOUS) {
             continue;
         }
-        if let (Some(value), _) = read(secrets, secret, &version.id).await? {
+        if let (Some(value), _) = rotator.read_key_secret(&secret.arn, &version.id).await? {
             held.extend(value.key_id().map(str::to_string));
         }
     }
@@ -310,21 +309,6 @@ async fn unknown_keys<S: SecretStore, I: Iam, K: KeyChecker>(
     Ok(())
 }
 
-/// A version's value, parsed (`None` when it has none or is not a key secret), and its date.
-async fn read<S: SecretStore>(
-    secrets: &S,
-    secret: &SecretSummary,
-    version: &str,
-) -> Result<(Option<KeySecret>, Option<SystemTime>)> {
-    let Some(stored) = secrets.value(&secret.arn, Some(version), None).await? else {
-        return Ok((None, None));
-    };
-    Ok((
-        KeySecret::parse(stored.text.expose_secret()).ok(),
-        stored.created,
-    ))
-}
-
 /// Deactivates (and with `delete`, deletes) the previous key of a secret now, whatever the
 /// policy says: for an operator who knows the key leaked. Never the AWSCURRENT key.
 pub async fn retire<S: SecretStore, I: Iam, K: KeyChecker>(
@@ -333,13 +317,6 @@ pub async fn retire<S: SecretStore, I: Iam, K: KeyChecker>(
     delete: bool,
 ) -> Result<Vec<Action>> {
     let info = rotator.secrets().describe(secret_id).await?;
-    let summary = SecretSummary {
-        arn: info.arn.clone(),
-        name: secret_id.to_string(),
-        versions: info.versions.clone(),
-        tags: info.tags.clone(),
-        ..SecretSummary::default()
-    };
     let no_previous = || Error::InvalidSecret {
         secret: secret_id.to_string(),
         label: AWSPREVIOUS.to_string(),
@@ -347,9 +324,12 @@ pub async fn retire<S: SecretStore, I: Iam, K: KeyChecker>(
     };
     let current_version = info.labelled(AWSCURRENT).ok_or_else(no_previous)?;
     let previous_version = info.labelled(AWSPREVIOUS).ok_or_else(no_previous)?;
-    let secrets = rotator.secrets();
-    let (current, _) = read(secrets, &summary, &current_version.id).await?;
-    let (previous, _) = read(secrets, &summary, &previous_version.id).await?;
+    let (current, _) = rotator
+        .read_key_secret(&info.arn, &current_version.id)
+        .await?;
+    let (previous, _) = rotator
+        .read_key_secret(&info.arn, &previous_version.id)
+        .await?;
     let (Some(current), Some(previous)) = (current, previous) else {
         return Err(no_previous());
     };
