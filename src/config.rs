@@ -20,6 +20,8 @@ pub const DEACTIVATE_AFTER_VAR: &str = "ROTATOR_DEACTIVATE_AFTER";
 pub const QUIET_FOR_VAR: &str = "ROTATOR_QUIET_FOR";
 /// How long a previous key stays Inactive before the sweep deletes it (`never`: the next rotation does).
 pub const DELETE_AFTER_VAR: &str = "ROTATOR_DELETE_AFTER";
+/// How late AWS may show a key's use (GetAccessKeyLastUsed): "no use seen" proves nothing younger.
+pub const LAST_USE_LAG_VAR: &str = "ROTATOR_LAST_USE_LAG";
 /// The sweep looks at the secrets whose names start with this.
 pub const SECRET_NAME_PREFIX_VAR: &str = "ROTATOR_SECRET_NAME_PREFIX";
 /// When set, every new version also carries the SES SMTP credentials for this region.
@@ -59,6 +61,9 @@ pub struct Config {
     /// secret's ARN, so that a secret cannot be pointed at someone else's user.
     pub user_tag: Option<String>,
     pub retire: RetirePolicy,
+    /// AWS shows a key's last use this late at most (it documents "usually within four hours"),
+    /// so "not used since" a moment younger than this proves nothing.
+    pub last_use_lag: Duration,
     /// The sweep's scope: secrets whose names start with this (empty: every secret).
     pub secret_name_prefix: String,
     /// An SES region such as `eu-west-1`: new versions then also hold `SmtpUsername` and `SmtpPassword`.
@@ -75,6 +80,7 @@ impl Default for Config {
             user_path_prefix: "/".to_string(),
             user_tag: None,
             retire: RetirePolicy::default(),
+            last_use_lag: Duration::from_secs(4 * 3600),
             secret_name_prefix: String::new(),
             ses_smtp_region: None,
         }
@@ -132,6 +138,10 @@ impl Config {
                     Some(v) => Some(parse_duration(DELETE_AFTER_VAR, &v)?),
                     None => defaults.retire.delete_after,
                 },
+            },
+            last_use_lag: match lookup(LAST_USE_LAG_VAR) {
+                Some(v) => parse_duration(LAST_USE_LAG_VAR, &v)?,
+                None => defaults.last_use_lag,
             },
             secret_name_prefix: lookup(SECRET_NAME_PREFIX_VAR).unwrap_or_default(),
             ses_smtp_region: match lookup(SES_SMTP_REGION_VAR) {

@@ -64,6 +64,16 @@ pub enum Error {
     },
 
     #[error(
+        "the {label} version of secret {secret} names IAM user {other_user}, but AWSCURRENT names {user}: a rotation never moves a secret to another user, so nothing was changed. Cancel this rotation (iam-key-rotator-cli cancel --secret-id {secret}), correct UserName, then rotate again"
+    )]
+    UserMismatch {
+        secret: String,
+        label: String,
+        user: String,
+        other_user: String,
+    },
+
+    #[error(
         "IAM user {user} already has 2 access keys and none can be removed safely: {}. If a key named here is no longer used, deactivate it (aws iam update-access-key --user-name {user} --access-key-id <id> --status Inactive), then retry the rotation; AWS reports a key's use with a delay of up to several hours, so a key used moments ago may not show it yet", blocking.join("; ")
     )]
     KeyQuota {
@@ -159,6 +169,7 @@ impl Error {
             | Error::InvalidSecret { .. }
             | Error::UserNotFound { .. }
             | Error::UserOutOfScope { .. }
+            | Error::UserMismatch { .. }
             | Error::CannotAdopt { .. } => Remedy::FixInput,
             Error::RotationInProgress { .. }
             | Error::KeyQuota { .. }
@@ -183,6 +194,7 @@ impl Error {
             Error::InvalidSecret { .. } => "InvalidSecret",
             Error::UserNotFound { .. } => "UserNotFound",
             Error::UserOutOfScope { .. } => "UserOutOfScope",
+            Error::UserMismatch { .. } => "UserMismatch",
             Error::KeyQuota { .. } => "KeyQuotaExceeded",
             Error::PendingValueMissing { .. } => "PendingValueMissing",
             Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",

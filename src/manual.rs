@@ -8,7 +8,9 @@ use tracing::{info, warn};
 use crate::change::Change;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
-use crate::services::{AWSCURRENT, AWSPENDING, Iam, KeyChecker, SecretInfo, SecretStore};
+use crate::services::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, SecretInfo, SecretStore,
+};
 use crate::steps::{CLI_ROTATION_TAG, Contract, Rotator};
 
 /// How a `rotate` went.
@@ -188,7 +190,20 @@ async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
     if !iam.list_keys(&user).await?.iter().any(|k| k.id == key_id) {
         return Ok(changes);
     }
-    match iam.last_used(&key_id).await? {
+    let last_used = iam.last_used(&key_id).await?;
+    // Read last, right before the delete: AWSPENDING is off by now, so no finishSecret that
+    // starts later can promote the key; one already under way may have.
+    if last_used.is_none()
+        && let Some(label) = promoted_meanwhile(rotator, secret_id, &key_id).await?
+    {
+        changes.push(Change::key(
+            "kept",
+            &key_id,
+            format!("the rotation finished meanwhile: {label} holds this key now"),
+        ));
+        return Ok(changes);
+    }
+    match last_used {
         None => {
             iam.delete_key(&user, &key_id).await?;
             changes.push(Change::key(
@@ -206,6 +221,27 @@ async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
         )),
     }
     Ok(changes)
+}
+
+/// The label (AWSCURRENT or AWSPREVIOUS) whose version holds `key_id` now, read afresh: Secrets
+/// Manager's own finishSecret may have promoted the pending key since the rotation was read, and
+/// a key those labels hold is never a cancelled rotation's to delete.
+async fn promoted_meanwhile<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret_id: &str,
+    key_id: &str,
+) -> Result<Option<&'static str>> {
+    let info = rotator.secrets().describe(secret_id).await?;
+    for label in [AWSCURRENT, AWSPREVIOUS] {
+        let Some(version) = info.labelled(label) else {
+            continue;
+        };
+        let (value, _) = rotator.read_key_secret(&info.arn, &version.id).await?;
+        if value.as_ref().and_then(|v| v.key_id()) == Some(key_id) {
+            return Ok(Some(label));
+        }
+    }
+    Ok(None)
 }
 
 /// The user and key of the pending version, when that key is not also AWSCURRENT's.

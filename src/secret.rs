@@ -60,10 +60,16 @@ impl KeySecret {
         };
 
         let user_name = match fields.get(USER_NAME) {
-            Some(Value::String(name)) if is_iam_user_name(name) => name.clone(),
-            Some(Value::String(name)) => {
+            Some(Value::String(name)) if looks_like_secret_key(name) => {
+                // Never echo it: a value this shape is most likely the secret key in the wrong field.
                 return Err(format!(
-                    "{USER_NAME} {name:?} is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
+                    "{USER_NAME} looks like a secret access key (40 characters of base64), not a user name: are the fields swapped?"
+                ));
+            }
+            Some(Value::String(name)) if is_iam_user_name(name) => name.clone(),
+            Some(Value::String(_)) => {
+                return Err(format!(
+                    "{USER_NAME} is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)"
                 ));
             }
             Some(_) => return Err(format!("{USER_NAME} is not a string")),
@@ -72,6 +78,11 @@ impl KeySecret {
 
         let key = match (fields.get(ACCESS_KEY_ID), fields.get(SECRET_ACCESS_KEY)) {
             (None, None) => None,
+            (Some(Value::String(id)), _) if !id.is_empty() && !is_access_key_id(id) => {
+                return Err(format!(
+                    "{ACCESS_KEY_ID} is not an access key id (capital letters and digits, like AKIA...): are the fields swapped?"
+                ));
+            }
             (Some(Value::String(id)), Some(Value::String(secret)))
                 if !id.is_empty() && !secret.is_empty() =>
             {
@@ -189,6 +200,26 @@ fn is_iam_user_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
+/// IAM's key ids are capital letters and digits (`AKIA...`); a secret access key never is.
+fn is_access_key_id(id: &str) -> bool {
+    id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A secret access key's shape: 40 characters of base64 mixing cases and digits. No sensible
+/// user name looks like this, and naming the value in an error would print the key.
+fn looks_like_secret_key(value: &str) -> bool {
+    value.len() == 40
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        && value.chars().any(|c| c.is_ascii_lowercase())
+        && value.chars().any(|c| c.is_ascii_uppercase())
+        && value.chars().any(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +267,31 @@ mod tests {
                 r#"{{"Owner":"platform","UserName":"ci-bot","AccessKeyId":"AKIANEW","SecretAccessKey":"{SECRET}","Region":"eu-west-1","Notes":{{"ticket":42}}}}"#
             )
         );
+    }
+
+    #[test]
+    fn swapped_fields_are_refused_without_naming_the_secret_key() {
+        let no_slash = "wJalrXUtnFEMI2K7MDENG9bPxRfiCYEXAMPLEKEY";
+        for (user, id, key) in [
+            (SECRET, "AKIAOLD", "AKIAOLD"),
+            (no_slash, "AKIAOLD", "AKIAOLD"),
+            ("ci-bot", SECRET, "AKIAOLD"),
+            ("ci-bot", no_slash, "AKIAOLD"),
+        ] {
+            let text = format!(
+                r#"{{"UserName": "{user}", "AccessKeyId": "{id}", "SecretAccessKey": "{key}"}}"#
+            );
+            let reason = KeySecret::parse(&text).err().unwrap_or_default();
+            assert!(!reason.is_empty(), "accepted {user} / {id}");
+            assert!(
+                !reason.contains(SECRET) && !reason.contains(no_slash),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("swapped") || reason.contains("not an"),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

@@ -80,6 +80,37 @@ async fn every_step_run_twice_ends_the_same() {
 }
 
 #[tokio::test]
+async fn a_key_switched_back_on_and_used_is_kept_although_aws_does_not_show_the_use_yet() {
+    let bed = Bed::new().await;
+    bed.rotate().await;
+    // During an incident an operator switches the old key back on, and a consumer signs with it
+    // at once; AWS will show that use only an hour from now.
+    bed.moto
+        .control(json!({"op": "last_use_delay", "key_id": bed.first_key, "seconds": 3600}));
+    bed.iam
+        .update_access_key()
+        .user_name(&bed.user)
+        .access_key_id(&bed.first_key)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    bed.use_key(&bed.first_key, &bed.first_secret).await;
+    let keys_before = bed.keys().await;
+    let token = bed.start_rotation().await;
+
+    let err = bed.run_step(Step::CreateSecret, &token).await.unwrap_err();
+
+    assert_eq!(err.kind(), "KeyQuotaExceeded", "{err}");
+    assert!(err.to_string().contains(&bed.first_key), "{err}");
+    assert_eq!(
+        bed.keys().await,
+        keys_before,
+        "the key in use is still there"
+    );
+}
+
+#[tokio::test]
 async fn an_inactive_second_key_is_deleted_to_make_room() {
     let bed = Bed::new().await;
     let (spare, _) = bed.add_key().await;

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info, warn};
 
-use super::room::{Holder, Removal, Verdict, is_crash_leftover, plan_room};
+use super::room::{Holder, LONGEST_ATTEMPT, Removal, Verdict, is_crash_leftover, plan_room};
 use super::{Contract, Rotator, parse_value};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
@@ -72,7 +72,13 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let mut verdicts = Vec::new();
         for key in others {
             let verdict = self
-                .verdict(key, &holders, started, current_value.created)
+                .verdict(
+                    &event.secret_id,
+                    key,
+                    &holders,
+                    started,
+                    current_value.created,
+                )
                 .await?;
             verdicts.push((key.clone(), verdict));
         }
@@ -115,13 +121,13 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         if contract != Contract::Cli || info.version(&event.token).is_some() {
             return Ok(None);
         }
+        let now = SystemTime::now();
         if let Some(noted) = info
             .tag(CLI_ROTATION_TAG)
-            .and_then(|note| parse_cli_note(note, &event.token))
+            .and_then(|note| parse_cli_note(note, &event.token, now))
         {
             return Ok(Some(noted));
         }
-        let now = SystemTime::now();
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         self.secrets
             .tag(
@@ -136,6 +142,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// What createSecret may do with `key`, one of the user's keys besides the current one.
     async fn verdict(
         &self,
+        secret_id: &str,
         key: &KeyInfo,
         holders: &HashMap<String, Holder>,
         started: Option<SystemTime>,
@@ -159,14 +166,10 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             Some(Holder::Pending(version)) => Ok(Verdict::Keep(format!(
                 "{id} is the new key of another rotation in progress (version {version} carries AWSPENDING)"
             ))),
-            Some(Holder::Old) => match self.iam.last_used(id).await? {
-                Some(usage) if current_stored.is_some_and(|stored| usage.when > stored) => {
-                    Ok(Verdict::Keep(format!(
-                        "{id} is held by an old version of the secret but is still in use: last used {usage}, after the current version was stored"
-                    )))
-                }
-                _ => Ok(Verdict::Removable(Removal::HeldByOldVersion)),
-            },
+            Some(Holder::Old) => {
+                self.old_versions_verdict(secret_id, id, current_stored)
+                    .await
+            }
             None if is_crash_leftover(key, started) && self.iam.last_used(id).await?.is_none() => {
                 Ok(Verdict::Leftover)
             }
@@ -174,6 +177,49 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 "{id} is active and held by no version of the secret (made by hand, or used elsewhere)"
             ))),
         }
+    }
+
+    /// What createSecret may do with an active key that only an older version of the secret holds
+    /// (the previous key, still Active). It may go only once nothing can be relying on it: its
+    /// grace period (`ROTATOR_DEACTIVATE_AFTER`) is over, no use shows since the current version
+    /// was stored, and that version is old enough (`ROTATOR_LAST_USE_LAG`) for AWS to have
+    /// reported a use; AWS shows a key's use hours late, so "no use seen" of a younger one proves
+    /// nothing.
+    async fn old_versions_verdict(
+        &self,
+        secret_id: &str,
+        id: &str,
+        current_stored: Option<SystemTime>,
+    ) -> Result<Verdict> {
+        let Some(stored) = current_stored else {
+            return Ok(Verdict::Keep(format!(
+                "{id} is held by an old version of the secret, and when the current version was stored is unknown"
+            )));
+        };
+        let age = SystemTime::now().duration_since(stored).unwrap_or_default();
+        let when = humantime::format_rfc3339_seconds(stored);
+        let grace = self.config.retire.deactivate_after;
+        if age < grace {
+            return Ok(Verdict::Keep(format!(
+                "{id} is the previous key, still in its grace period of {} (the current version was stored at {when}); if nothing uses it, retire it first with `iam-key-rotator-cli retire --secret-id {secret_id}`",
+                humantime::format_duration(grace)
+            )));
+        }
+        if let Some(usage) = self.iam.last_used(id).await?
+            && usage.when > stored
+        {
+            return Ok(Verdict::Keep(format!(
+                "{id} is held by an old version of the secret but is still in use: last used {usage}, after the current version was stored"
+            )));
+        }
+        let lag = self.config.last_use_lag;
+        if age < lag {
+            return Ok(Verdict::Keep(format!(
+                "{id} is held by an old version of the secret and shows no use since the current version was stored at {when}, but AWS reports a key's use up to {} late (ROTATOR_LAST_USE_LAG), so that proves nothing yet; if nothing uses it, retire it with `iam-key-rotator-cli retire --secret-id {secret_id}`",
+                humantime::format_duration(lag)
+            )));
+        }
+        Ok(Verdict::Removable(Removal::HeldByOldVersion))
     }
 
     /// When the user had no other key, IAM's quota cannot stop the SDK's retry of a
@@ -305,10 +351,15 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
 }
 
 /// The start of a rotation the CLI noted for `token`, from the tag's "<token> <unix seconds>".
-fn parse_cli_note(note: &str, token: &str) -> Option<SystemTime> {
+/// A note expires once no attempt of its rotation can still be running ([`LONGEST_ATTEMPT`]), and
+/// one dated in the future was not written by a CLI run: either is ignored, and the run notes
+/// its own start afresh, so that no key made by hand can pass for this rotation's leftover.
+fn parse_cli_note(note: &str, token: &str, now: SystemTime) -> Option<SystemTime> {
     let (noted_token, seconds) = note.split_once(' ')?;
     let seconds: u64 = seconds.parse().ok()?;
-    (noted_token == token).then(|| UNIX_EPOCH + Duration::from_secs(seconds))
+    let noted = UNIX_EPOCH + Duration::from_secs(seconds);
+    let fresh = noted <= now + Duration::from_secs(1) && now <= noted + LONGEST_ATTEMPT;
+    (noted_token == token && fresh).then_some(noted)
 }
 
 #[cfg(test)]
@@ -319,11 +370,22 @@ mod tests {
 
     #[test]
     fn the_cli_note_names_its_token_and_start() {
+        let noted = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let soon = noted + Duration::from_secs(60);
         assert_eq!(
-            parse_cli_note("tok-1 1700000000", "tok-1"),
-            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            parse_cli_note("tok-1 1700000000", "tok-1", soon),
+            Some(noted)
         );
-        assert_eq!(parse_cli_note("tok-1 1700000000", "tok-2"), None);
-        assert_eq!(parse_cli_note("garbage", "tok-1"), None);
+        assert_eq!(parse_cli_note("tok-1 1700000000", "tok-2", soon), None);
+        assert_eq!(parse_cli_note("garbage", "tok-1", soon), None);
+    }
+
+    #[test]
+    fn a_cli_note_expires_after_the_longest_attempt_and_is_never_from_the_future() {
+        let noted = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let late = noted + LONGEST_ATTEMPT + Duration::from_secs(1);
+        assert_eq!(parse_cli_note("tok-1 1700000000", "tok-1", late), None);
+        let before = noted - Duration::from_secs(3600);
+        assert_eq!(parse_cli_note("tok-1 1700000000", "tok-1", before), None);
     }
 }

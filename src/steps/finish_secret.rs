@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
-    StoredValue,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo,
+    SecretStore, StoredValue,
 };
 
 /// IAM's CreateDate is truncated to the second; see [`is_stale`].
@@ -23,7 +23,8 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// deleted here: the sweep or the next rotation does that. AWSPENDING stays on the new version, which is how AWS lets
     /// a rotation end; Secrets Manager (or the CLI) takes it off.
     ///
-    /// Assumes testSecret passed. Refuses, changing nothing, when the pending key no longer exists
+    /// Assumes testSecret passed. Refuses, changing nothing, when the pending version names another
+    /// user than AWSCURRENT or one out of scope, when the pending key no longer exists
     /// or is not Active, and when AWSCURRENT changed after this rotation began (promoting would
     /// undo that change). Running it again after it succeeded changes nothing; running it after a
     /// crash half-way finishes the job. A previous key already inactive or deleted is fine.
@@ -48,6 +49,14 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 None => None,
             },
             None => None,
+        };
+
+        match (promoting, &previous) {
+            (Some(_), Some((replaced, _))) => {
+                self.same_user_in_scope(event, info, AWSPENDING, &pending, replaced)
+                    .await?
+            }
+            _ => self.user_in_scope(secret_id, &info.arn, user).await?,
         };
 
         let keys = self.iam.list_keys(user).await?;

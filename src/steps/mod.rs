@@ -302,6 +302,30 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         ))
     }
 
+    /// The user of a version this step acts on (`label` names it in errors), checked as
+    /// createSecret checks the current one: it must be the user AWSCURRENT (`current`) names,
+    /// exist, lie in scope and be bound to this secret. Every step after createSecret calls this
+    /// before it changes anything, so a hand-written version cannot steer a step to another user.
+    async fn same_user_in_scope(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        label: &str,
+        version: &KeySecret,
+        current: &KeySecret,
+    ) -> Result<IamUser> {
+        if version.user_name() != current.user_name() {
+            return Err(Error::UserMismatch {
+                secret: event.secret_id.clone(),
+                label: label.to_string(),
+                user: current.user_name().to_string(),
+                other_user: version.user_name().to_string(),
+            });
+        }
+        self.user_in_scope(&event.secret_id, &info.arn, version.user_name())
+            .await
+    }
+
     /// Refuses a user this function may not touch, as every step does before it acts on a key.
     pub async fn check_scope(&self, secret_arn: &str, user: &str) -> Result<()> {
         self.user_in_scope(secret_arn, secret_arn, user)

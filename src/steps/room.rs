@@ -12,6 +12,11 @@ pub const KEYS_PER_USER: usize = 2;
 /// rotation's version may show a time up to this much earlier.
 const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 
+/// The longest one attempt of a rotation can run: Lambda's 15-minute limit. A key made later
+/// than this after the rotation began cannot be a crash leftover of it, even when Secrets Manager
+/// retries the rotation hours later with the same token.
+pub const LONGEST_ATTEMPT: Duration = Duration::from_secs(15 * 60);
+
 /// Why createSecret deletes a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -49,13 +54,16 @@ pub enum Holder {
 }
 
 /// A key that an earlier attempt of this rotation created and then crashed before storing: active
-/// and made at or after the rotation started (its token's version was created, or the CLI noted
-/// it). The caller also checks that no version holds it and that it was never used. Secrets
-/// Manager retries with the same token, so without this the retry would find the quota full of its
-/// own keys; and any key made before the rotation started is someone else's.
+/// and made within [`LONGEST_ATTEMPT`] of the rotation's start (its token's version was created,
+/// or the CLI noted it). The caller also checks that no version holds it and that it was never
+/// used. Secrets Manager retries with the same token, so without this the retry would find the
+/// quota full of its own keys; any key made before the rotation started, or after its first
+/// attempt must have ended (a retry may come hours later), is someone else's.
 pub fn is_crash_leftover(key: &KeyInfo, started: Option<SystemTime>) -> bool {
     let made_during_this_rotation = match (key.created, started) {
-        (Some(created), Some(started)) => created + CREATE_DATE_ROUNDING >= started,
+        (Some(created), Some(started)) => {
+            created + CREATE_DATE_ROUNDING >= started && created <= started + LONGEST_ATTEMPT
+        }
         _ => false,
     };
     key.status == KeyStatus::Active && made_during_this_rotation
@@ -178,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_leftover_must_be_active_and_made_since_the_rotation_started() {
-        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000 - 86_400);
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000 - 300);
         assert!(is_crash_leftover(
             &key("NEW", KeyStatus::Active, 0),
             Some(started)
@@ -192,6 +200,28 @@ mod tests {
             Some(started)
         ));
         assert!(!is_crash_leftover(&key("NEW", KeyStatus::Active, 0), None));
+    }
+
+    #[test]
+    fn a_key_made_after_the_first_attempt_must_have_ended_is_someone_elses() {
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000 - 3 * 86_400);
+        let at = |offset: Duration| KeyInfo {
+            id: "NEW".into(),
+            status: KeyStatus::Active,
+            created: Some(started + offset),
+        };
+        assert!(is_crash_leftover(
+            &at(Duration::from_secs(14 * 60)),
+            Some(started)
+        ));
+        assert!(!is_crash_leftover(
+            &at(Duration::from_secs(16 * 60)),
+            Some(started)
+        ));
+        assert!(!is_crash_leftover(
+            &at(Duration::from_secs(5 * 3600)),
+            Some(started)
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use tracing::info;
 use super::Rotator;
 use crate::error::Result;
 use crate::event::RotationEvent;
-use crate::services::{Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore};
+use crate::services::{AWSPENDING, Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore};
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Checks that the pending key exists, is Active, and belongs to the secret's user.
@@ -13,9 +13,13 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Assumes createSecret stored a value under the token. Changes nothing, except when the
     /// pending key can never be promoted (deleted, deactivated, expired, or someone else's): then
     /// it abandons this rotation, so that it does not fail the same way forever and block the next.
-    /// (The user's scope was checked when the key was made, and testSecret checks it again.)
+    /// Refuses, changing nothing, a pending version that names another user than AWSCURRENT, or
+    /// a user out of scope (someone may have written the version by hand).
     pub(super) async fn set_secret(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
         let (pending, key) = self.read_pending_key(event, info).await?;
+        let (current, _) = self.read_current(info).await?;
+        self.same_user_in_scope(event, info, AWSPENDING, &pending, &current)
+            .await?;
         let user = pending.user_name();
         let keys = self.iam.list_keys(user).await?;
         match keys.iter().find(|k| k.id == key.id) {

@@ -8,7 +8,7 @@ use tracing::{debug, info};
 use super::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
-use crate::services::{CheckError, Iam, KeyChecker, SecretInfo, SecretStore};
+use crate::services::{AWSPENDING, CheckError, Iam, KeyChecker, SecretInfo, SecretStore};
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
@@ -28,17 +28,16 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         deadline: Instant,
     ) -> Result<()> {
         let pending = self.read_token_value(event, info).await?;
-        let key = match pending.as_ref().and_then(|p| p.key()) {
-            Some(key) => key,
-            None => return self.test_configuration(event, info).await,
+        let Some((pending, key)) = pending.as_ref().and_then(|p| p.key().map(|key| (p, key)))
+        else {
+            return self.test_configuration(event, info).await;
         };
         let (current, _) = self.read_current(info).await?;
         if current.key_id() == Some(key.id.as_str()) {
             return self.test_configuration(event, info).await;
         }
-        let pending = pending.as_ref().map(|p| p.user_name()).unwrap_or_default();
         let user = self
-            .user_in_scope(&event.secret_id, &info.arn, pending)
+            .same_user_in_scope(event, info, AWSPENDING, pending, &current)
             .await?;
 
         let started = Instant::now();

@@ -53,7 +53,9 @@ impl World {
         iam.add_user("ci-bot", "/rotated/");
         let old = iam.create_key("ci-bot").await.unwrap();
         let new = iam.create_key("ci-bot").await.unwrap();
-        let rotated = SystemTime::now() - 2 * HOUR;
+        // Longer ago than AWS takes to report a key's use (ROTATOR_LAST_USE_LAG), so a rotation may
+        // trust "no use seen" of the previous key.
+        let rotated = SystemTime::now() - 5 * HOUR;
         let value = |key: &crate::secret::AccessKey| {
             json!({"UserName": "ci-bot", "AccessKeyId": key.id, "SecretAccessKey": key.secret.expose_secret()})
                 .to_string()

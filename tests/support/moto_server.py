@@ -250,6 +250,34 @@ def credential_report_as_aws() -> None:
     IamResponse.get_credential_report = get_report_now
 
 
+# Per key id: how many seconds a use takes to show in GetAccessKeyLastUsed, and what it shows meanwhile.
+LAST_USE_DELAY: dict = {}
+LAST_USE_SHOWN: dict = {}
+
+
+def last_use_as_aws() -> None:
+    """AWS shows a key's use in GetAccessKeyLastUsed hours late ("usually within four hours");
+    moto shows it at once. For a key given a delay through /control, a use shows only once it is
+    that old; until then the answer is the last use that was old enough, or none."""
+    import datetime
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.get_access_key_last_used
+
+    def get_access_key_last_used(self, access_key_id):
+        answer = original(self, access_key_id)
+        delay = LAST_USE_DELAY.get(access_key_id)
+        used = answer.get("last_used")
+        if delay is None or used is None:
+            return answer
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        if used.timestamp <= now - datetime.timedelta(seconds=delay):
+            LAST_USE_SHOWN[access_key_id] = used
+        return {**answer, "last_used": LAST_USE_SHOWN.get(access_key_id)}
+
+    IAMBackend.get_access_key_last_used = get_access_key_last_used
+
+
 class Control(BaseHTTPRequestHandler):
     """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API."""
 
@@ -282,6 +310,8 @@ class Control(BaseHTTPRequestHandler):
                 user.password_last_used = ago(command["password_last_used_days_ago"])
             if "mfa" in command:
                 user.mfa_devices = {"arn:aws:iam::mfa/test": object()} if command["mfa"] else {}
+        elif op == "last_use_delay":
+            LAST_USE_DELAY[command["key_id"]] = command["seconds"]
         elif op == "root":
             ROOT_ROW.update({k: v for k, v in command.items() if k != "op"})
         else:
@@ -362,6 +392,7 @@ def start(args):
     if not PATCHED:  # a process may start more than one server (the benchmark does)
         behave_as_aws()
         credential_report_as_aws()
+        last_use_as_aws()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     threading.Thread(target=control.serve_forever, daemon=True).start()

@@ -72,11 +72,78 @@ async fn an_old_versions_key_unused_since_the_current_version_may_still_make_roo
     world.iam.state().keys[0].last_used = Some(days_ago(10));
     world.rotate().await.unwrap();
     world.iam.set_status(&world.old_key, Active);
+    // Stored long enough ago for AWS to have reported a use since (ROTATOR_LAST_USE_LAG).
+    stored_hours_ago(&world, TOKEN, 5);
     world.start_rotation(TOKEN_2);
 
     world.run_token(Step::CreateSecret, TOKEN_2).await.unwrap();
 
     assert!(!world.keys().iter().any(|(id, _)| *id == world.old_key));
+}
+
+/// Backdates when a version was stored.
+fn stored_hours_ago(world: &World, version: &str, hours: u64) {
+    let mut state = world.secrets.state();
+    let stored = state.versions.iter_mut().find(|v| v.id == version).unwrap();
+    stored.created = SystemTime::now() - Duration::from_secs(hours * 3600);
+}
+
+#[tokio::test]
+async fn a_previous_key_in_its_grace_period_is_never_deleted_to_make_room() {
+    let world = World::with_config(Config {
+        retire: crate::config::RetirePolicy {
+            deactivate_after: Duration::from_secs(24 * 3600),
+            ..Default::default()
+        },
+        ..fast_config()
+    })
+    .await;
+    world.rotate().await.unwrap();
+    // Someone rotates again an hour later (a schedule changed, a CloudFormation update): the
+    // previous key is still Active in its grace period, and no use of it shows yet.
+    stored_hours_ago(&world, TOKEN, 1);
+    world.start_rotation(TOKEN_2);
+    let keys_before = world.keys();
+
+    let err = world
+        .run_token(Step::CreateSecret, TOKEN_2)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind(), "KeyQuotaExceeded");
+    let message = err.to_string();
+    for expected in [
+        world.old_key.as_str(),
+        "grace period",
+        "iam-key-rotator-cli retire --secret-id",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected:?} missing: {message}"
+        );
+    }
+    assert_eq!(world.keys(), keys_before);
+}
+
+#[tokio::test]
+async fn no_use_seen_of_a_key_proves_nothing_until_aws_could_have_reported_it() {
+    let world = World::new().await;
+    world.rotate().await.unwrap();
+    // Switched back on at once and used at once, but AWS shows that use only hours later: the
+    // current version is minutes old, so "not used since it was stored" means nothing yet.
+    world.iam.set_status(&world.old_key, Active);
+    stored_hours_ago(&world, TOKEN, 1);
+    world.start_rotation(TOKEN_2);
+    let keys_before = world.keys();
+
+    let err = world
+        .run_token(Step::CreateSecret, TOKEN_2)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind(), "KeyQuotaExceeded");
+    assert!(err.to_string().contains("ROTATOR_LAST_USE_LAG"), "{err}");
+    assert_eq!(world.keys(), keys_before);
 }
 
 #[tokio::test]
@@ -347,4 +414,71 @@ async fn cancel_deletes_the_pending_key_only_when_it_was_never_used() {
         assert_eq!(actions, ["abandoned", expected]);
         assert!(world.keys().contains(&(world.old_key.clone(), Active)));
     }
+}
+
+/// A pending version written by hand under the token, naming another user (its own key included),
+/// as someone who may write this secret could store one.
+fn forge_pending_for(world: &World, user: &str, key_id: &str) {
+    let mut state = world.secrets.state();
+    let token = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
+    token.value = Some(
+        json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": "forged", "Team": "platform"})
+            .to_string(),
+    );
+}
+
+/// A rotator as a fresh process has it: it knows no value yet.
+fn fresh_rotator(world: &World, config: Config) -> Rotator<FakeSecrets, FakeIam, FakeSts> {
+    Rotator::new(
+        world.secrets.clone(),
+        world.iam.clone(),
+        world.sts.clone(),
+        config,
+    )
+}
+
+#[tokio::test]
+async fn no_step_acts_on_a_pending_version_that_names_another_user() {
+    let world = World::new().await;
+    world.iam.add_user("victim", "/rotated/");
+    let victims_key = world.iam.create_key("victim").await.unwrap();
+    forge_pending_for(&world, "victim", &victims_key.id);
+    let writes_before = world.writes();
+
+    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
+        let err = fresh_rotator(&world, fast_config())
+            .run(&event(step), far_deadline())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "UserMismatch", "{step}: {err}");
+        assert!(err.to_string().contains("victim"), "{err}");
+    }
+
+    assert_eq!(world.writes(), writes_before, "nothing changed");
+    assert_eq!(world.iam.keys_of("victim"), [(victims_key.id, Active)]);
+    assert_eq!(world.secrets.labels_of(OLD_VERSION), ["AWSCURRENT"]);
+}
+
+#[tokio::test]
+async fn finish_refuses_a_user_no_longer_bound_to_the_secret_and_changes_nothing() {
+    let world = World::new().await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        world.run(step).await.unwrap();
+    }
+    // The user's binding tag now names another secret (or was never this one's).
+    let bound = Config {
+        user_tag: Some("iam-key-rotator:secret".into()),
+        ..fast_config()
+    };
+    let writes_before = world.writes();
+
+    let err = fresh_rotator(&world, bound)
+        .run(&event(Step::FinishSecret), far_deadline())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind(), "UserOutOfScope", "{err}");
+    assert_eq!(world.writes(), writes_before, "nothing changed");
+    assert_eq!(world.secrets.labels_of(OLD_VERSION), ["AWSCURRENT"]);
+    assert!(world.keys().contains(&(world.old_key.clone(), Active)));
 }

@@ -193,3 +193,33 @@ async fn another_rotations_new_key_is_never_deleted_to_make_room() {
     }
     assert_eq!(world.current()["AccessKeyId"], scheduled_key.as_str());
 }
+
+#[tokio::test]
+async fn cancel_never_deletes_a_key_that_secrets_manager_promoted_meanwhile() {
+    let mut explored = 0;
+    for pause_at in 1.. {
+        let world = World::new().await;
+        for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+            world.run(step).await.unwrap();
+        }
+        let gate = Gate::pause_at(pause_at);
+        let cancelling = gated_rotator(&world, &gate);
+        let cancel = async move { manual::cancel(&cancelling, SECRET).await.map(|_| ()) };
+        // Secrets Manager's own finishSecret lands while the operator's cancel is under way.
+        let finish = async {
+            let _ = world.run(Step::FinishSecret).await;
+        };
+        if !interleave(&gate, cancel, finish).await {
+            break;
+        }
+        explored += 1;
+        let current = world.current();
+        let current_key = current["AccessKeyId"].as_str().unwrap().to_string();
+        assert!(
+            world.keys().contains(&(current_key.clone(), Active)),
+            "cancel paused at call {pause_at}: AWSCURRENT holds {current_key}, keys {:?}",
+            world.keys()
+        );
+    }
+    assert!(explored >= 3, "only {explored} call points explored");
+}
