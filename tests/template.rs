@@ -257,8 +257,14 @@ fn the_audit_can_read_secrets_under_the_customer_managed_key_through_secrets_man
         .expect("a kms statement when KmsKeyArn is set");
     let statement = &kms["Statement"][0];
     assert_eq!(statement["Effect"], "Allow");
-    assert_eq!(statement["Action"], "kms:Decrypt", "decrypt only: {statement}");
-    assert_eq!(statement["Resource"], serde_json::json!({"Ref": "KmsKeyArn"}));
+    assert_eq!(
+        statement["Action"], "kms:Decrypt",
+        "decrypt only: {statement}"
+    );
+    assert_eq!(
+        statement["Resource"],
+        serde_json::json!({"Ref": "KmsKeyArn"})
+    );
     assert_eq!(
         statement["Condition"]["StringEquals"]["kms:ViaService"],
         serde_json::json!({"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"})
