@@ -329,3 +329,37 @@ mod matching_by_id_and_date {
         assert!(found.stale.unwrap().contains("IAM no longer has"));
     }
 }
+
+#[tokio::test]
+async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() {
+    use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+    use crate::services::Iam as _;
+
+    let iam = FakeIam::default();
+    iam.add_user("ci-bot", "/rotated/");
+    let key = iam.create_key("ci-bot").await.unwrap();
+    let value = serde_json::json!({"UserName": "ci-bot", "AccessKeyId": key.id});
+    let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
+    {
+        let mut state = secrets.state();
+        state.name = "iam-keys/ci-bot".into();
+        state.unreadable = Some(("DecryptionFailure".into(), "can't decrypt".into()));
+    }
+    let made = humantime::format_rfc3339_seconds(SystemTime::now());
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,true,{made},N/A,false,N/A,N/A\n"
+    );
+    let config = crate::Config {
+        secret_name_prefix: "iam-keys/".into(),
+        ..crate::Config::default()
+    };
+    let rotator = crate::steps::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
+    let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
+        .await
+        .unwrap();
+    let checks: Vec<_> = audit.findings.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["unreadable-secret"]);
+    assert_eq!(audit.findings[0].user, "ci-bot");
+    assert!(audit.is_incomplete());
+    assert_eq!(audit.summary.unverified_keys, 1);
+}
