@@ -95,6 +95,33 @@ pub struct StoredValue {
     pub text: SecretString,
 }
 
+/// A secret's AWSCURRENT value, as BatchGetSecretValue returns it.
+#[derive(Debug, Clone)]
+pub struct CurrentValue {
+    pub arn: String,
+    pub name: String,
+    /// When the AWSCURRENT version was made: a rotation, or a value stored by hand.
+    pub created: Option<SystemTime>,
+    pub text: SecretString,
+}
+
+/// A secret BatchGetSecretValue could not read: its `Errors` entry (a customer managed KMS key
+/// that refuses to decrypt, access denied, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableSecret {
+    /// The secret's name or ARN, as AWS gives it.
+    pub secret_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What one sweep of BatchGetSecretValue got: the values it could read, and the secrets it could not.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentValues {
+    pub values: Vec<CurrentValue>,
+    pub unreadable: Vec<UnreadableSecret>,
+}
+
 /// Secrets Manager, as far as rotation needs it.
 pub trait SecretStore: Send + Sync {
     fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretInfo>> + Send;
@@ -148,11 +175,11 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
 
     /// The AWSCURRENT values of every secret whose name starts with `name_prefix`, 20 per call
-    /// (BatchGetSecretValue), as (secret ARN, value).
+    /// (BatchGetSecretValue), and the secrets it could not read.
     fn current_values(
         &self,
         name_prefix: &str,
-    ) -> impl Future<Output = Result<Vec<(String, SecretString)>>> + Send;
+    ) -> impl Future<Output = Result<CurrentValues>> + Send;
 
     /// Creates a secret; returns its ARN.
     fn create_secret(

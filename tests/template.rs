@@ -241,3 +241,32 @@ fn the_audit_is_off_by_default_and_reads_only() {
         );
     }
 }
+
+#[test]
+fn the_audit_can_read_secrets_under_the_customer_managed_key_through_secrets_manager_only() {
+    let template = template();
+    let policies = template["Resources"]["AuditFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap();
+    let kms = policies
+        .iter()
+        .find_map(|p| {
+            let branches = p["Fn::If"].as_array()?;
+            (branches[0] == "HasKmsKey").then(|| branches[1].clone())
+        })
+        .expect("a kms statement when KmsKeyArn is set");
+    let statement = &kms["Statement"][0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(
+        statement["Action"], "kms:Decrypt",
+        "decrypt only: {statement}"
+    );
+    assert_eq!(
+        statement["Resource"],
+        serde_json::json!({"Ref": "KmsKeyArn"})
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["kms:ViaService"],
+        serde_json::json!({"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"})
+    );
+}

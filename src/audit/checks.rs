@@ -1,7 +1,7 @@
 //! The checks, each mapped to CIS AWS Foundations v3.0 and Security Hub: plain functions of the
 //! report's rows, what the rotated secrets hold, and the time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -32,17 +32,33 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The controls a finding fails; none for a finding that is about this tool's coverage, not CIS.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Controls {
-    pub cis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cis: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<&'static str>,
 }
 
-/// Which key a finding is about: its slot in the report, and its id where the tool knows it.
+impl Controls {
+    /// As a person reads them: `CIS 1.4 / IAM.4`, `CIS 1.7`, or nothing.
+    pub fn label(&self) -> String {
+        match (self.cis, self.security_hub) {
+            (Some(cis), Some(hub)) => format!("CIS {cis} / {hub}"),
+            (Some(cis), None) => format!("CIS {cis}"),
+            (None, Some(hub)) => hub.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Which key a finding is about: its slot in the report (none for a key the report does not
+/// show), and its id where the tool knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyRef {
-    pub slot: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
@@ -75,31 +91,68 @@ pub struct Managed {
 /// that holds it, when a secret under rotation does.
 pub type KnownKeys = HashMap<(String, u8), (Option<String>, Option<Managed>)>;
 
+/// What the audit learnt beyond the report, and what it could not learn.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub known: KnownKeys,
+    /// Users whose report rows are older than what IAM or their secret shows: checks of their
+    /// keys would read another key's dates, so they are not run (a `stale-report` finding says why).
+    pub stale_users: HashSet<String>,
+    /// User → the unreadable secret that, by its name, may hold that user's keys.
+    pub unreadable_for: HashMap<String, String>,
+    /// Every secret that could not be read, by name.
+    pub unreadable: Vec<String>,
+    /// The rotation function the remedies name.
+    pub function_arn: String,
+}
+
 /// Whole days from `then` to `now`.
 pub fn days_since(then: SystemTime, now: SystemTime) -> u64 {
     now.duration_since(then).unwrap_or_default().as_secs() / DAY.as_secs()
 }
 
-/// Runs every check over every row.
+/// Runs every check over every row, knowing only which secret holds which slot.
+#[cfg(test)]
 pub fn check(
     rows: &[UserRow],
     known: &KnownKeys,
     function_arn: &str,
     now: SystemTime,
 ) -> Vec<Finding> {
+    let seen = Seen {
+        known: known.clone(),
+        function_arn: function_arn.to_string(),
+        ..Seen::default()
+    };
+    check_seen(rows, &seen, now)
+}
+
+/// Runs every check over every row.
+pub fn check_seen(rows: &[UserRow], seen: &Seen, now: SystemTime) -> Vec<Finding> {
     let mut findings = Vec::new();
     for row in rows {
         if row.is_root() {
             check_root(row, now, &mut findings);
         } else {
-            check_user(row, known, function_arn, now, &mut findings);
+            check_user(row, seen, now, &mut findings);
         }
     }
-    findings.sort_by(|a, b| (a.severity, &a.user, a.check).cmp(&(b.severity, &b.user, b.check)));
+    sort(&mut findings);
     findings
 }
 
-fn finding(row: &UserRow, check: &'static str, severity: Severity, controls: Controls) -> Finding {
+/// Most severe first, then by user and check.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| (a.severity, &a.user, a.check).cmp(&(b.severity, &b.user, b.check)));
+}
+
+/// A finding about `row` with nothing said yet.
+pub fn finding(
+    row: &UserRow,
+    check: &'static str,
+    severity: Severity,
+    controls: Controls,
+) -> Finding {
     Finding {
         user: row.user.clone(),
         arn: row.arn.clone(),
@@ -112,17 +165,31 @@ fn finding(row: &UserRow, check: &'static str, severity: Severity, controls: Con
     }
 }
 
+fn cis(cis: &'static str, security_hub: Option<&'static str>) -> Controls {
+    Controls {
+        cis: Some(cis),
+        security_hub,
+    }
+}
+
 /// The root account: no access key, MFA on, not used lately. (Real reports say `not_supported`
 /// for root's `password_enabled`, so nothing here depends on it.)
 fn check_root(row: &UserRow, now: SystemTime, out: &mut Vec<Finding>) {
-    for key in row.keys.iter().filter(|k| k.active) {
+    // CIS 1.4 is about a root key existing: an inactive one can be switched back on. A key the
+    // report shows exists: it is active, or it has a creation date.
+    for key in row
+        .keys
+        .iter()
+        .filter(|k| k.active || k.last_rotated.is_some())
+    {
         out.push(Finding {
             key: Some(KeyRef {
-                slot: key.slot,
+                slot: Some(key.slot),
                 id: None,
             }),
             detail: format!(
-                "the root account has an active access key (slot {})",
+                "the root account has an {} access key (slot {})",
+                if key.active { "active" } else { "inactive" },
                 key.slot
             ),
             remedy: "delete it: sign in as root, Security credentials, Access keys".into(),
@@ -130,10 +197,7 @@ fn check_root(row: &UserRow, now: SystemTime, out: &mut Vec<Finding>) {
                 row,
                 "root-access-key",
                 Severity::High,
-                Controls {
-                    cis: "1.4",
-                    security_hub: Some("IAM.4"),
-                },
+                cis("1.4", Some("IAM.4")),
             )
         });
     }
@@ -145,10 +209,7 @@ fn check_root(row: &UserRow, now: SystemTime, out: &mut Vec<Finding>) {
                 row,
                 "root-without-mfa",
                 Severity::High,
-                Controls {
-                    cis: "1.5",
-                    security_hub: Some("IAM.9"),
-                },
+                cis("1.5", Some("IAM.9")),
             )
         });
     }
@@ -166,26 +227,12 @@ fn check_root(row: &UserRow, now: SystemTime, out: &mut Vec<Finding>) {
                 humantime::format_rfc3339_seconds(last)
             ),
             remedy: "use an IAM role or user for daily work; find out who signed in as root".into(),
-            ..finding(
-                row,
-                "root-used-recently",
-                Severity::High,
-                Controls {
-                    cis: "1.7",
-                    security_hub: None,
-                },
-            )
+            ..finding(row, "root-used-recently", Severity::High, cis("1.7", None))
         });
     }
 }
 
-fn check_user(
-    row: &UserRow,
-    known: &KnownKeys,
-    function_arn: &str,
-    now: SystemTime,
-    out: &mut Vec<Finding>,
-) {
+fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding>) {
     if row.password_enabled && !row.mfa_active {
         out.push(Finding {
             detail: "console password without MFA".into(),
@@ -197,10 +244,7 @@ fn check_user(
                 row,
                 "console-user-without-mfa",
                 Severity::Medium,
-                Controls {
-                    cis: "1.10",
-                    security_hub: Some("IAM.5"),
-                },
+                cis("1.10", Some("IAM.5")),
             )
         });
     }
@@ -227,37 +271,43 @@ fn check_user(
                     row,
                     "credentials-unused-45-days",
                     Severity::Medium,
-                    Controls {
-                        cis: "1.12",
-                        security_hub: Some("IAM.22"),
-                    },
+                    cis("1.12", Some("IAM.22")),
                 )
             });
         }
     }
+    if seen.stale_users.contains(&row.user) {
+        return;
+    }
+    let function_arn = seen.function_arn.as_str();
     let active: Vec<&KeySlot> = row.keys.iter().filter(|k| k.active).collect();
     if active.len() == 2 {
         out.push(Finding {
             detail: "two active access keys".into(),
             remedy: "keep one: deactivate the one nothing uses (a rotated secret's previous key is retired by its sweep)".into(),
-            ..finding(row, "two-active-keys", Severity::Medium, Controls { cis: "1.13", security_hub: None })
+            ..finding(row, "two-active-keys", Severity::Medium, cis("1.13", None))
         });
     }
     for key in active {
-        let (id, managed) = known
+        let (id, managed) = seen
+            .known
             .get(&(row.user.clone(), key.slot))
             .cloned()
             .unwrap_or((None, None));
         let key_ref = Some(KeyRef {
-            slot: key.slot,
+            slot: Some(key.slot),
             id: id.clone(),
         });
         let named = id
             .clone()
             .unwrap_or_else(|| format!("in slot {}", key.slot));
-        let rotate = match &managed {
-            Some(m) => format!("iam-key-rotator-cli rotate --secret-id {}", m.secret),
-            None => adopt(row, id.as_deref(), function_arn),
+        let unreadable = seen.unreadable_for.get(&row.user);
+        let rotate = match (&managed, unreadable) {
+            (Some(m), _) => format!("iam-key-rotator-cli rotate --secret-id {}", m.secret),
+            (None, Some(secret)) => format!(
+                "make secret {secret} readable to the audit (see unreadable-secret), then audit again: it may hold this key"
+            ),
+            (None, None) => adopt(row, id.as_deref(), function_arn),
         };
         if let Some(made) = key.last_rotated
             && days_since(made, now) > MAX_KEY_AGE_DAYS
@@ -270,10 +320,7 @@ fn check_user(
                     row,
                     "key-older-than-90-days",
                     Severity::Medium,
-                    Controls {
-                        cis: "1.14",
-                        security_hub: Some("IAM.3"),
-                    },
+                    cis("1.14", Some("IAM.3")),
                 )
             });
         }
@@ -294,23 +341,27 @@ fn check_user(
                     row.user,
                     id.as_deref().unwrap_or("<id>")
                 ),
-                ..finding(row, "credentials-unused-45-days", Severity::Medium, Controls { cis: "1.12", security_hub: Some("IAM.22") })
+                ..finding(row, "credentials-unused-45-days", Severity::Medium, cis("1.12", Some("IAM.22")))
             });
         }
-        if managed.is_none() {
+        // A secret that could not be read may hold this key: calling it unmanaged would advise
+        // adopting a key that is already rotated (the unreadable-secret finding speaks for it).
+        if managed.is_none() && unreadable.is_none() {
+            let adopt = adopt(row, id.as_deref(), function_arn);
+            let remedy = if seen.unreadable.is_empty() {
+                adopt
+            } else {
+                format!(
+                    "first make {} readable and audit again (one may hold this key); if none does: {adopt}",
+                    seen.unreadable.join(", ")
+                )
+            };
             out.push(Finding {
                 key: key_ref,
                 detail: format!("access key {named} is not held by any secret under rotation"),
-                remedy: adopt(row, id.as_deref(), function_arn),
-                ..finding(
-                    row,
-                    "unmanaged-key",
-                    Severity::Low,
-                    Controls {
-                        cis: "1.14",
-                        security_hub: Some("IAM.3"),
-                    },
-                )
+                remedy,
+                // Not being under this tool's rotation fails no CIS or Security Hub control.
+                ..finding(row, "unmanaged-key", Severity::Low, Controls::default())
             });
         }
     }

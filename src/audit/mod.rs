@@ -4,21 +4,22 @@
 //! the Lambda's `{"Action": "audit"}`.
 
 mod checks;
+mod matching;
 mod render;
 mod report;
+mod secrets;
+mod unseen;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use secrecy::ExposeSecret;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::secret::KeySecret;
-use crate::services::{AWSPREVIOUS, Iam, KeyChecker, SecretStore};
+use crate::services::{Iam, KeyChecker, SecretStore};
 use crate::steps::Rotator;
 
-pub use checks::{Controls, Finding, KeyRef, Managed, Severity};
+pub use checks::{Controls, Finding, KeyRef, Managed, Seen, Severity};
 pub use render::{to_csv, to_html, to_text};
 pub use report::{UserRow, parse};
 
@@ -40,6 +41,9 @@ pub struct UserView {
     pub user: String,
     pub arn: String,
     pub keys: Vec<KeyView>,
+    /// Why this user's row of the report is older than IAM or a secret: its ages are not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_stale: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +65,10 @@ pub struct Summary {
     pub active_keys: usize,
     pub managed_keys: usize,
     pub unmanaged_keys: usize,
+    /// Active keys the audit cannot tell managed or not (a stale report, an unreadable secret).
+    pub unverified_keys: usize,
+    /// Secrets BatchGetSecretValue could not read: the audit is incomplete while there are any.
+    pub unreadable_secrets: usize,
     pub by_severity: BTreeMap<&'static str, usize>,
     pub by_check: BTreeMap<&'static str, usize>,
     pub report_age_hours: Option<u64>,
@@ -70,6 +78,11 @@ impl Audit {
     /// Whether a finding at `severity` or above exists (for `--fail-on`).
     pub fn has_finding_at_or_above(&self, severity: Severity) -> bool {
         self.findings.iter().any(|f| f.severity <= severity)
+    }
+
+    /// Whether some secret could not be read, so that some keys may be told wrongly.
+    pub fn is_incomplete(&self) -> bool {
+        self.summary.unreadable_secrets > 0
     }
 }
 
@@ -90,9 +103,38 @@ pub async fn audit<S: SecretStore, I: Iam, K: KeyChecker>(
     };
     let rows = report::parse(&csv).map_err(Error::InvalidEvent)?;
     progress(&format!("read the credential report: {} users", rows.len()));
-    let (known, function_arn) = managed_keys(rotator, &rows).await?;
-    let findings = checks::check(&rows, &known, &function_arn, now);
-    Ok(assemble(rows, known, findings, generated_at, now))
+    let prefix = &rotator.config().secret_name_prefix;
+    let held = secrets::read(rotator.secrets(), prefix).await?;
+    let looked =
+        matching::look_up(rotator.secrets(), rotator.iam(), &rows, &held, generated_at).await?;
+    let mut seen = Seen {
+        function_arn: held.function_arn.clone(),
+        unreadable: held.unreadable.iter().map(|u| u.name.clone()).collect(),
+        ..Seen::default()
+    };
+    for (user, keys) in &looked {
+        for (slot, id, managed) in &keys.slots {
+            seen.known
+                .insert((user.clone(), *slot), (Some(id.clone()), managed.clone()));
+        }
+        if keys.stale.is_some() {
+            seen.stale_users.insert(user.clone());
+        }
+    }
+    for secret in &held.unreadable {
+        if let Some(row) = unseen::user_of(&secret.name, prefix, &rows) {
+            seen.unreadable_for
+                .insert(row.user.clone(), secret.name.clone());
+        }
+    }
+    let mut findings = checks::check_seen(&rows, &seen, now);
+    findings.extend(unseen::findings(&rows, &looked, &held.unreadable, prefix));
+    checks::sort(&mut findings);
+    let stale = looked
+        .into_iter()
+        .filter_map(|(user, keys)| Some((user, keys.stale?)))
+        .collect();
+    Ok(assemble(rows, &seen, stale, findings, generated_at, now))
 }
 
 /// GenerateCredentialReport until it is ready (backing off, within [`REPORT_WAIT`]), then the report.
@@ -125,110 +167,17 @@ async fn fresh_report<I: Iam>(
     iam.credential_report().await
 }
 
-/// Which slot of which user holds a key a secret under the prefix holds, and that secret.
-/// Returns also the rotation function most secrets use, for the remedies.
-async fn managed_keys<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
-    rows: &[UserRow],
-) -> Result<(checks::KnownKeys, String)> {
-    let secrets = rotator.secrets();
-    let prefix = &rotator.config().secret_name_prefix;
-    let summaries = secrets.list_secrets(prefix).await?;
-    let by_arn: HashMap<&str, &crate::services::SecretSummary> =
-        summaries.iter().map(|s| (s.arn.as_str(), s)).collect();
-    let mut functions: HashMap<&str, usize> = HashMap::new();
-    for s in &summaries {
-        if let Some(f) = s.rotation_lambda_arn.as_deref().filter(|f| !f.is_empty()) {
-            *functions.entry(f).or_default() += 1;
-        }
-    }
-    let function_arn = functions
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(f, _)| f.to_string())
-        .unwrap_or_else(|| "FUNCTION_ARN".to_string());
-
-    let mut held: HashMap<String, Vec<(String, Managed)>> = HashMap::new();
-    for (arn, value) in secrets.current_values(prefix).await? {
-        let Ok(secret) = KeySecret::parse(value.expose_secret()) else {
-            continue;
-        };
-        let summary = by_arn.get(arn.as_str());
-        let managed = Managed {
-            secret: summary.map_or(arn.clone(), |s| s.name.clone()),
-            rotation_enabled: summary.is_some_and(|s| s.rotation_enabled),
-            last_rotated: summary.and_then(|s| s.last_rotated),
-            next_rotation: summary.and_then(|s| s.next_rotation),
-        };
-        if let Some(id) = secret.key_id() {
-            held.entry(secret.user_name().to_string())
-                .or_default()
-                .push((id.to_string(), managed.clone()));
-        }
-        // The previous key, in its grace period, is under rotation too.
-        let two_active = rows
-            .iter()
-            .any(|r| r.user == secret.user_name() && r.keys.iter().all(|k| k.active));
-        if two_active
-            && let Some(previous) = secrets
-                .value(&arn, None, Some(AWSPREVIOUS))
-                .await
-                .ok()
-                .flatten()
-            && let Ok(previous) = KeySecret::parse(previous.text.expose_secret())
-            && let Some(id) = previous
-                .key_id()
-                .filter(|_| previous.user_name() == secret.user_name())
-        {
-            held.entry(secret.user_name().to_string())
-                .or_default()
-                .push((id.to_string(), managed));
-        }
-    }
-
-    let mut known = checks::KnownKeys::new();
-    for row in rows.iter().filter(|r| held.contains_key(&r.user)) {
-        let keys = &held[&row.user];
-        let active: Vec<u8> = row
-            .keys
-            .iter()
-            .filter(|k| k.active)
-            .map(|k| k.slot)
-            .collect();
-        if let ([slot], [(id, managed)]) = (active.as_slice(), keys.as_slice()) {
-            known.insert(
-                (row.user.clone(), *slot),
-                (Some(id.clone()), Some(managed.clone())),
-            );
-            continue;
-        }
-        // Several keys: match them to their slots by creation time (one IAM call for this user).
-        for key in rotator.iam().list_keys(&row.user).await? {
-            let Some(slot) = row.keys.iter().find(|s| {
-                matches!((s.last_rotated, key.created), (Some(a), Some(b))
-                    if a.max(b).duration_since(a.min(b)).unwrap_or_default() < Duration::from_secs(2))
-            }) else {
-                continue;
-            };
-            let managed = keys
-                .iter()
-                .find(|(id, _)| *id == key.id)
-                .map(|(_, m)| m.clone());
-            known.insert((row.user.clone(), slot.slot), (Some(key.id), managed));
-        }
-    }
-    Ok((known, function_arn))
-}
-
 fn assemble(
     rows: Vec<UserRow>,
-    known: checks::KnownKeys,
+    seen: &Seen,
+    mut stale: std::collections::HashMap<String, String>,
     findings: Vec<Finding>,
     generated_at: Option<SystemTime>,
     now: SystemTime,
 ) -> Audit {
     let mut summary = Summary {
         users: rows.iter().filter(|r| !r.is_root()).count(),
+        unreadable_secrets: seen.unreadable.len(),
         report_age_hours: generated_at
             .map(|g| now.duration_since(g).unwrap_or_default().as_secs() / 3600),
         ..Summary::default()
@@ -240,18 +189,23 @@ fn assemble(
     let users = rows
         .into_iter()
         .map(|row| {
+            let report_stale = stale.remove(&row.user);
+            let unverified = report_stale.is_some() || seen.unreadable_for.contains_key(&row.user);
             let keys = row
                 .keys
                 .iter()
                 .filter(|k| k.last_rotated.is_some())
                 .map(|k| {
-                    let (id, managed) = known
+                    let (id, managed) = seen
+                        .known
                         .get(&(row.user.clone(), k.slot))
                         .cloned()
                         .unwrap_or((None, None));
                     if k.active {
                         summary.active_keys += 1;
-                        if managed.is_some() {
+                        if unverified && managed.is_none() {
+                            summary.unverified_keys += 1;
+                        } else if managed.is_some() {
                             summary.managed_keys += 1;
                         } else {
                             summary.unmanaged_keys += 1;
@@ -261,7 +215,11 @@ fn assemble(
                         slot: k.slot,
                         id,
                         active: k.active,
-                        age_days: k.last_rotated.map(|t| checks::days_since(t, now)),
+                        // A stale row's date may be another key's: no age rather than a wrong one.
+                        age_days: k
+                            .last_rotated
+                            .filter(|_| report_stale.is_none())
+                            .map(|t| checks::days_since(t, now)),
                         last_used: k.last_used,
                         managed,
                     }
@@ -271,6 +229,7 @@ fn assemble(
                 user: row.user,
                 arn: row.arn,
                 keys,
+                report_stale,
             }
         })
         .collect();

@@ -35,25 +35,46 @@ pub fn to_text(audit: &Audit) -> String {
             findings.len()
         );
         for f in findings {
-            let controls = match f.controls.security_hub {
-                Some(hub) => format!("CIS {} / {hub}", f.controls.cis),
-                None => format!("CIS {}", f.controls.cis),
-            };
             let _ = writeln!(
                 out,
                 "  {:<24} {:<26} {:<18} {}",
-                f.user, f.check, controls, f.detail
+                f.user,
+                f.check,
+                f.controls.label(),
+                f.detail
             );
             let _ = writeln!(out, "  {:<24} fix: {}", "", f.remedy);
         }
     }
     let s = &audit.summary;
-    let _ = writeln!(
+    let _ = write!(
         out,
         "\n{} users, {} active keys: {} under rotation, {} not",
         s.users, s.active_keys, s.managed_keys, s.unmanaged_keys
     );
+    if s.unverified_keys > 0 {
+        let _ = write!(
+            out,
+            ", {} unknown (stale report or unreadable secret)",
+            s.unverified_keys
+        );
+    }
+    out.push('\n');
+    if let Some(warning) = incomplete(audit) {
+        let _ = writeln!(out, "{warning}");
+    }
     out
+}
+
+/// Why the audit is incomplete, if it is: said in every format, next to the findings.
+fn incomplete(audit: &Audit) -> Option<String> {
+    let n = audit.summary.unreadable_secrets;
+    (n > 0).then(|| {
+        format!(
+            "INCOMPLETE: {n} secret{} could not be read (see unreadable-secret): the keys they hold are not told managed or not",
+            if n == 1 { "" } else { "s" }
+        )
+    })
 }
 
 /// One row per finding.
@@ -75,7 +96,8 @@ pub fn to_csv(audit: &Audit) -> String {
         let slot = f
             .key
             .as_ref()
-            .map(|k| k.slot.to_string())
+            .and_then(|k| k.slot)
+            .map(|slot| slot.to_string())
             .unwrap_or_default();
         let id = f
             .key
@@ -87,7 +109,7 @@ pub fn to_csv(audit: &Audit) -> String {
             f.arn.as_str(),
             f.check,
             f.severity.as_str(),
-            f.controls.cis,
+            f.controls.cis.unwrap_or(""),
             f.controls.security_hub.unwrap_or(""),
             slot.as_str(),
             id.as_str(),
@@ -121,18 +143,26 @@ pub fn to_html(audit: &Audit) -> String {
         let _ = writeln!(out, "<tr><th>{severity} findings</th><td>{n}</td></tr>");
     }
     out += "</table>\n";
+    if let Some(warning) = incomplete(audit) {
+        let _ = writeln!(
+            out,
+            "<p class=\"high\" id=\"incomplete\">{}</p>",
+            esc(&warning)
+        );
+    }
     out += &chart(audit);
     out += "<h2>Findings</h2>\n<table id=\"findings\"><tr><th>severity</th><th>user</th><th>check</th><th>controls</th><th>key</th><th>detail</th><th>fix</th></tr>\n";
     for f in &audit.findings {
         let key = f
             .key
             .as_ref()
-            .map(|k| k.id.clone().unwrap_or_else(|| format!("slot {}", k.slot)))
+            .map(|k| match (&k.id, k.slot) {
+                (Some(id), _) => id.clone(),
+                (None, Some(slot)) => format!("slot {slot}"),
+                (None, None) => String::new(),
+            })
             .unwrap_or_default();
-        let controls = match f.controls.security_hub {
-            Some(hub) => format!("CIS {} / {hub}", f.controls.cis),
-            None => format!("CIS {}", f.controls.cis),
-        };
+        let controls = f.controls.label();
         let _ = writeln!(
             out,
             "<tr class=\"finding\"><td class=\"{sev}\">{sev}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
@@ -155,9 +185,10 @@ fn chart(audit: &Audit) -> String {
         .users
         .iter()
         .flat_map(|u| {
-            u.keys.iter().filter(|k| k.active).map(move |k| {
+            // A key whose age is not known (a stale report row) gets no bar, not one of 0 days.
+            u.keys.iter().filter(|k| k.active).filter_map(move |k| {
                 let label = format!("{} #{}", u.user, k.slot);
-                (label, k.age_days.unwrap_or(0), k.managed.is_some())
+                Some((label, k.age_days?, k.managed.is_some()))
             })
         })
         .collect();

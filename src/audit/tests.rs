@@ -132,7 +132,7 @@ fn two_active_keys_and_unmanaged_keys_are_reported() {
     assert_eq!(checks, ["two-active-keys", "unmanaged-key"]);
     let unmanaged = &found[1];
     assert_eq!(unmanaged.severity, Severity::Low);
-    assert_eq!(unmanaged.key.as_ref().unwrap().slot, 2);
+    assert_eq!(unmanaged.key.as_ref().unwrap().slot, Some(2));
     assert!(
         unmanaged.remedy.contains("adopt --user two"),
         "{}",
@@ -150,9 +150,9 @@ fn the_root_account_is_checked_whatever_its_password_column_says() {
     assert_eq!(
         checks,
         [
-            ("root-access-key", "1.4"),
-            ("root-used-recently", "1.7"),
-            ("root-without-mfa", "1.5")
+            ("root-access-key", Some("1.4")),
+            ("root-used-recently", Some("1.7")),
+            ("root-without-mfa", Some("1.5"))
         ]
     );
     assert!(found.iter().all(|f| f.severity == Severity::High));
@@ -171,8 +171,195 @@ fn a_healthy_managed_user_has_no_finding_and_fail_on_follows_severity() {
 
     let rows = vec![user("old", [key(1, 100, Some(0)), no_key(2)])];
     let findings = check(&rows, &managed_slot("old", 1), "arn:fn", now());
-    let audit = assemble(rows, managed_slot("old", 1), findings, Some(now()), now());
+    let seen = Seen {
+        known: managed_slot("old", 1),
+        ..Seen::default()
+    };
+    let audit = assemble(
+        rows,
+        &seen,
+        Default::default(),
+        findings,
+        Some(now()),
+        now(),
+    );
     assert!(audit.has_finding_at_or_above(Severity::Medium));
     assert!(!audit.has_finding_at_or_above(Severity::High));
     assert_eq!(audit.summary.managed_keys, 1);
+}
+
+#[test]
+fn a_root_key_counts_whether_or_not_it_is_active() {
+    let mut switched_off = key(1, 500, None);
+    switched_off.active = false;
+    let mut root = user(ROOT, [switched_off, no_key(2)]);
+    root.arn = "arn:aws:iam::123456789012:root".into();
+    root.mfa_active = true;
+    let found = check(&[root], &KnownKeys::new(), "arn:fn", now());
+    let checks: Vec<_> = found.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["root-access-key"]);
+    assert_eq!(found[0].controls.security_hub, Some("IAM.4"));
+}
+
+#[test]
+fn an_unmanaged_key_is_no_cis_or_security_hub_control_of_its_own() {
+    let rows = [user("loose", [key(1, 10, Some(1)), no_key(2)])];
+    let found = check(&rows, &KnownKeys::new(), "arn:fn", now());
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].check, "unmanaged-key");
+    assert_eq!(
+        serde_json::to_value(&found[0].controls).unwrap(),
+        serde_json::json!({})
+    );
+}
+
+mod matching_by_id_and_date {
+    use super::*;
+    use crate::audit::matching::match_user;
+    use crate::audit::secrets::Named;
+    use crate::services::{KeyInfo, KeyStatus};
+
+    fn iam_key(id: &str, made: Option<SystemTime>, status: KeyStatus) -> KeyInfo {
+        KeyInfo {
+            id: id.into(),
+            status,
+            created: made,
+        }
+    }
+
+    fn named(id: &str, rotated: Option<SystemTime>) -> Named {
+        Named {
+            key_id: id.into(),
+            managed: Managed {
+                secret: "iam-keys/u".into(),
+                rotation_enabled: true,
+                last_rotated: rotated,
+                next_rotation: None,
+            },
+            arn: "arn:secret".into(),
+            rotated,
+        }
+    }
+
+    #[test]
+    fn a_key_the_secret_names_but_iam_lacks_is_missing_not_the_slots_key() {
+        let row = user("u", [key(1, 20, Some(1)), no_key(2)]);
+        let keys = [iam_key("AKIAREAL", ago(20), KeyStatus::Active)];
+        let found = match_user(&row, &keys, &[named("AKIAGONE", ago(30))], &[], Some(now()));
+        assert_eq!(found.slots, [(1, "AKIAREAL".to_string(), None)]);
+        assert_eq!(found.missing.len(), 1);
+        assert_eq!(found.missing[0].0, "AKIAGONE");
+        assert_eq!(found.stale, None);
+    }
+
+    #[test]
+    fn slots_are_matched_by_creation_date_not_by_position() {
+        // The report lists the newer key first.
+        let row = user("u", [key(1, 5, Some(1)), key(2, 50, Some(1))]);
+        let keys = [
+            iam_key("AKIAOLD", ago(50), KeyStatus::Active),
+            iam_key("AKIANEW", ago(5), KeyStatus::Active),
+        ];
+        let found = match_user(&row, &keys, &[named("AKIANEW", ago(5))], &[], Some(now()));
+        assert_eq!(found.slots.len(), 2);
+        assert!(found.slots.contains(&(2, "AKIAOLD".to_string(), None)));
+        assert!(
+            found
+                .slots
+                .iter()
+                .any(|(slot, id, m)| *slot == 1 && id == "AKIANEW" && m.is_some())
+        );
+    }
+
+    #[test]
+    fn two_keys_of_the_same_second_are_told_apart_by_status_or_not_at_all() {
+        let mut off = key(2, 10, None);
+        off.active = false;
+        off.last_rotated = key(1, 10, None).last_rotated;
+        let row = user("u", [key(1, 10, None), off]);
+        let keys = [
+            iam_key("AKIAON", ago(10), KeyStatus::Active),
+            iam_key("AKIAOFF", ago(10), KeyStatus::Inactive),
+        ];
+        let found = match_user(&row, &keys, &[], &[], Some(now()));
+        assert!(found.slots.contains(&(1, "AKIAON".to_string(), None)));
+        assert!(found.slots.contains(&(2, "AKIAOFF".to_string(), None)));
+
+        let both_on = [
+            iam_key("AKIAA", ago(10), KeyStatus::Active),
+            iam_key("AKIAB", ago(10), KeyStatus::Active),
+        ];
+        let row = user("u", [key(1, 10, None), key(2, 10, None)]);
+        let found = match_user(&row, &both_on, &[], &[], Some(now()));
+        assert!(found.slots.is_empty(), "a guess would be a position");
+    }
+
+    #[test]
+    fn a_report_older_than_the_secrets_rotation_is_stale() {
+        let generated = now() - DAY;
+        let row = user("u", [key(1, 100, Some(2)), no_key(2)]);
+        let keys = [iam_key("AKIANEW", ago(0), KeyStatus::Active)];
+        let found = match_user(
+            &row,
+            &keys,
+            &[named("AKIANEW", ago(0))],
+            &[],
+            Some(generated),
+        );
+        let why = found.stale.unwrap();
+        assert!(
+            why.starts_with("report generated at ")
+                && why.contains(", before secret iam-keys/u rotated at ")
+                && why.ends_with(": its key ages are stale"),
+            "{why}"
+        );
+        assert!(found.slots.is_empty(), "the slot's key is another one");
+    }
+
+    #[test]
+    fn a_saved_report_is_stale_when_iam_has_a_key_it_does_not_show_or_lacks_one_it_does() {
+        let row = user("u", [key(1, 100, Some(2)), no_key(2)]);
+        let keys = [
+            iam_key("AKIAOLD", ago(100), KeyStatus::Active),
+            iam_key("AKIANEW", ago(0), KeyStatus::Active),
+        ];
+        let found = match_user(&row, &keys, &[], &[], None);
+        assert!(found.stale.unwrap().contains("does not show key AKIANEW"));
+        let found = match_user(&row, &[], &[], &[], None);
+        assert!(found.stale.unwrap().contains("IAM no longer has"));
+    }
+}
+
+#[tokio::test]
+async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() {
+    use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+    use crate::services::Iam as _;
+
+    let iam = FakeIam::default();
+    iam.add_user("ci-bot", "/rotated/");
+    let key = iam.create_key("ci-bot").await.unwrap();
+    let value = serde_json::json!({"UserName": "ci-bot", "AccessKeyId": key.id});
+    let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
+    {
+        let mut state = secrets.state();
+        state.name = "iam-keys/ci-bot".into();
+        state.unreadable = Some(("DecryptionFailure".into(), "can't decrypt".into()));
+    }
+    let made = humantime::format_rfc3339_seconds(SystemTime::now());
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,true,{made},N/A,false,N/A,N/A\n"
+    );
+    let config = crate::Config {
+        secret_name_prefix: "iam-keys/".into(),
+        ..crate::Config::default()
+    };
+    let rotator = crate::steps::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
+    let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
+        .await
+        .unwrap();
+    let checks: Vec<_> = audit.findings.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["unreadable-secret"]);
+    assert_eq!(audit.findings[0].user, "ci-bot");
+    assert!(audit.is_incomplete());
+    assert_eq!(audit.summary.unverified_keys, 1);
 }

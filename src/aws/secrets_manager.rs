@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{aws_error, to_system_time};
 use crate::error::Result;
 use crate::services::{
-    AWSPENDING, Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
+    AWSPENDING, CurrentValue, CurrentValues, Schedule, SecretInfo, SecretStore, SecretSummary,
+    SecretVersion, StoredValue, UnreadableSecret,
 };
 
 pub struct SecretsManagerClient {
@@ -208,29 +209,43 @@ impl SecretStore for SecretsManagerClient {
             .collect())
     }
 
-    async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
+    async fn current_values(&self, name_prefix: &str) -> Result<CurrentValues> {
         let request = self
             .client
             .batch_get_secret_value()
             .max_results(20)
             .set_filters(name_filter(name_prefix));
-        let pages = request
+        let pages: Vec<_> = request
             .into_paginator()
             .send()
             .try_collect()
             .await
             .map_err(|e| aws_error("BatchGetSecretValue", e))?;
-        Ok(pages
+        let values = pages
             .iter()
             .flat_map(|page| page.secret_values())
             .filter(|v| v.name().unwrap_or_default().starts_with(name_prefix))
             .filter_map(|v| {
-                Some((
-                    v.arn()?.to_string(),
-                    SecretString::from(v.secret_string()?.to_string()),
-                ))
+                Some(CurrentValue {
+                    arn: v.arn()?.to_string(),
+                    name: v.name()?.to_string(),
+                    created: to_system_time(v.created_date()),
+                    text: SecretString::from(v.secret_string()?.to_string()),
+                })
             })
-            .collect())
+            .collect();
+        // Dropping these would make a secret that exists look like no secret at all.
+        let unreadable = pages
+            .iter()
+            .flat_map(|page| page.errors())
+            .filter(|e| secret_name(e.secret_id().unwrap_or_default()).starts_with(name_prefix))
+            .map(|e| UnreadableSecret {
+                secret_id: e.secret_id().unwrap_or("an unnamed secret").to_string(),
+                code: e.error_code().unwrap_or("UnknownError").to_string(),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect();
+        Ok(CurrentValues { values, unreadable })
     }
 
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
@@ -280,6 +295,18 @@ fn name_filter(prefix: &str) -> Option<Vec<Filter>> {
                 .build(),
         ]
     })
+}
+
+/// The name in a secret's ARN (`arn:...:secret:NAME-AbCdEf`, AWS adds six random characters), or
+/// the id itself when it is a name.
+fn secret_name(id: &str) -> &str {
+    match id
+        .strip_prefix("arn:")
+        .and_then(|_| id.split_once(":secret:"))
+    {
+        Some((_, name)) => name.rsplit_once('-').map_or(name, |(name, _)| name),
+        None => id,
+    }
 }
 
 /// A secret's tags as (key, value); a tag without either is skipped.

@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Gate, fail, lock};
 use crate::error::{Error, Result};
 use crate::services::{
-    Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion, StoredValue,
+    CurrentValue, CurrentValues, Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion,
+    StoredValue, UnreadableSecret,
 };
 
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct SecretsState {
     pub last_rotated: Option<SystemTime>,
     pub next_rotation: Option<SystemTime>,
     pub schedule: Option<Schedule>,
+    /// BatchGetSecretValue answers an `Errors` entry (code, message) for the secret instead of its value.
+    pub unreadable: Option<(String, String)>,
 }
 
 impl SecretsState {
@@ -298,18 +301,39 @@ impl SecretStore for FakeSecrets {
         }])
     }
 
-    async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
+    async fn current_values(&self, name_prefix: &str) -> Result<CurrentValues> {
         self.enter("BatchGetSecretValue").await;
         let state = self.state();
         if !state.name.starts_with(name_prefix) {
-            return Ok(Vec::new());
+            return Ok(CurrentValues::default());
         }
-        Ok(state
+        if let Some((code, message)) = &state.unreadable {
+            return Ok(CurrentValues {
+                values: Vec::new(),
+                unreadable: vec![UnreadableSecret {
+                    secret_id: state.name.clone(),
+                    code: code.clone(),
+                    message: message.clone(),
+                }],
+            });
+        }
+        let values = state
             .versions
             .iter()
             .filter(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
-            .filter_map(|v| Some((state.name.clone(), SecretString::from(v.value.clone()?))))
-            .collect())
+            .filter_map(|v| {
+                Some(CurrentValue {
+                    arn: state.name.clone(),
+                    name: state.name.clone(),
+                    created: Some(v.created),
+                    text: SecretString::from(v.value.clone()?),
+                })
+            })
+            .collect();
+        Ok(CurrentValues {
+            values,
+            unreadable: Vec::new(),
+        })
     }
 
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {

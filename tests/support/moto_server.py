@@ -233,7 +233,9 @@ def credential_report_as_aws() -> None:
         used = ("N/A" if ROOT_ROW["last_used_days_ago"] is None
                 else (now - datetime.timedelta(days=ROOT_ROW["last_used_days_ago"])).strftime(fmt))
         created = (now - datetime.timedelta(days=1000)).strftime(fmt)
-        key = ["true", created, "N/A", "N/A", "N/A"] if ROOT_ROW["access_key"] else ["false", "N/A", "N/A", "N/A", "N/A"]
+        # "inactive": a root key that exists but is switched off (CIS 1.4 still fails on it).
+        key = ([("false" if ROOT_ROW["access_key"] == "inactive" else "true"), created, "N/A", "N/A", "N/A"]
+               if ROOT_ROW["access_key"] else ["false", "N/A", "N/A", "N/A", "N/A"])
         root = [ "<root_account>", f"arn:aws:iam::{self.account_id}:root", created, "not_supported", used,
                  "not_supported", "not_supported", "true" if ROOT_ROW["mfa"] else "false", *key,
                  "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"]
@@ -278,6 +280,102 @@ def last_use_as_aws() -> None:
     IAMBackend.get_access_key_last_used = get_access_key_last_used
 
 
+# The audit's controls (see audit_control): secrets BatchGetSecretValue cannot read, by name, and
+# the credential report AWS keeps serving while it is under 4 hours old.
+UNREADABLE_SECRETS = {}
+STALE_REPORT = {}
+
+
+def audit_sees_as_aws() -> None:
+    """Where the audit depends on AWS behaviour moto never shows: BatchGetSecretValue answers an
+    `Errors` entry for a secret it cannot read (a customer managed KMS key that refuses to
+    decrypt, access denied) beside the values it could read; and IAM serves the same credential
+    report, GeneratedTime and rows as of then, until it makes a new one at most every 4 hours
+    (moto rebuilds it on every call). Installed after credential_report_as_aws, which it wraps."""
+    import datetime
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original_batch = SecretsManagerBackend.batch_get_secret_value
+
+    def batch_get_secret_value(self, *args, **kwargs):
+        values, errors, next_token = original_batch(self, *args, **kwargs)
+        readable = []
+        for value in values:
+            error = UNREADABLE_SECRETS.get(value["Name"])
+            if error is None:
+                readable.append(value)
+            else:
+                errors.append({"SecretId": value["ARN"], **error})
+        return readable, errors, next_token
+
+    SecretsManagerBackend.batch_get_secret_value = batch_get_secret_value
+
+    fresh_report = IAMBackend.get_credential_report
+
+    def get_credential_report(self):
+        return STALE_REPORT["content"] if STALE_REPORT else fresh_report(self)
+
+    IAMBackend.get_credential_report = get_credential_report
+    fresh_answer = IamResponse.get_credential_report
+
+    def get_report_as_of_then(self):
+        result = fresh_answer(self)
+        if STALE_REPORT:
+            result.result["GeneratedTime"] = STALE_REPORT["generated"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        return result
+
+    IamResponse.get_credential_report = get_report_as_of_then
+
+    # AWS answers COMPLETE without making a new report while the one it has is under 4 hours old.
+    fresh_generate = IamResponse.generate_credential_report
+
+    def generate_credential_report(self):
+        if STALE_REPORT:
+            from moto.core.responses import ActionResult
+            return ActionResult({"State": "COMPLETE"})
+        return fresh_generate(self)
+
+    IamResponse.generate_credential_report = generate_credential_report
+    audit_sees_as_aws.fresh_report = fresh_report
+
+
+def audit_control(command: dict) -> bool:
+    """The audit's /control ops; False for an op that is not one of them.
+
+    {"op": "unreadable_secret", "secret": NAME, "code": "DecryptionFailure"} makes
+    BatchGetSecretValue answer an Errors entry for that secret ("code": null reads it again);
+    {"op": "stale_report", "on": true} freezes the credential report as it is now (later keys,
+    deletions and dates do not show in it, and GeneratedTime stays now), "on": false thaws it."""
+    import datetime
+    from moto.iam.models import iam_backends
+
+    op = command["op"]
+    if op == "unreadable_secret":
+        code = command.get("code")
+        if code is None:
+            UNREADABLE_SECRETS.pop(command["secret"], None)
+        else:
+            # AWS's own wording for these codes.
+            messages = {
+                "DecryptionFailure": "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+                "AccessDeniedException": "Access to KMS is not allowed",
+            }
+            UNREADABLE_SECRETS[command["secret"]] = {
+                "ErrorCode": code, "Message": command.get("message") or messages.get(code, code)}
+        return True
+    if op == "stale_report":
+        STALE_REPORT.clear()
+        if command.get("on"):
+            backend = iam_backends[DEFAULT_ACCOUNT]["global"]
+            backend.generate_report()
+            STALE_REPORT.update(content=audit_sees_as_aws.fresh_report(backend),
+                                generated=datetime.datetime.now(datetime.timezone.utc))
+        return True
+    return False
+
+
 class Control(BaseHTTPRequestHandler):
     """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API."""
 
@@ -314,6 +412,8 @@ class Control(BaseHTTPRequestHandler):
             LAST_USE_DELAY[command["key_id"]] = command["seconds"]
         elif op == "root":
             ROOT_ROW.update({k: v for k, v in command.items() if k != "op"})
+        elif audit_control(command):
+            pass
         else:
             return self.send_error(400, f"unknown op {op}")
         self.send_response(204)
@@ -393,6 +493,7 @@ def start(args):
         behave_as_aws()
         credential_report_as_aws()
         last_use_as_aws()
+        audit_sees_as_aws()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     threading.Thread(target=control.serve_forever, daemon=True).start()

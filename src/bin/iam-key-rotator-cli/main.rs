@@ -26,6 +26,8 @@ Exit codes:
   5  AWS failed for now (throttling, 5xx, no answer) or the new key was not accepted in time:
      running again may help
   6  audit --fail-on: a finding at or above that severity exists
+  7  audit: a secret under the prefix could not be read (KMS, access): the audit is incomplete;
+     see its unreadable-secret findings (7 wins over 6)
 
 Settings come from the same environment variables as the Lambda (ROTATOR_*), and AWS
 credentials, region and endpoint the usual way (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).";
@@ -199,6 +201,15 @@ fn main() -> ExitCode {
     match runtime.block_on(run(&cli)) {
         Ok(report) => {
             output::print(cli.output, &report);
+            if let Report::Audited(audit) = &report
+                && audit.is_incomplete()
+            {
+                eprintln!(
+                    "error: the audit is incomplete: {} secret(s) could not be read (see the unreadable-secret findings); make them readable to this role, then audit again",
+                    audit.summary.unreadable_secrets
+                );
+                return ExitCode::from(7);
+            }
             if let (
                 Report::Audited(audit),
                 Command::Audit {
