@@ -36,9 +36,26 @@ pub struct SecretsState {
     pub last_rotated: Option<SystemTime>,
     pub next_rotation: Option<SystemTime>,
     pub schedule: Option<Schedule>,
+    /// What ListSecrets answers while set: the secret as it was a moment ago, as AWS's listing
+    /// may lag by minutes.
+    pub listing_snapshot: Option<SecretSummary>,
 }
 
 impl SecretsState {
+    /// The secret as ListSecrets shows it now.
+    fn summary(&self) -> SecretSummary {
+        SecretSummary {
+            arn: self.name.clone(),
+            name: self.name.clone(),
+            rotation_enabled: self.rotation_enabled,
+            rotation_lambda_arn: self.rotation_lambda_arn.clone(),
+            last_rotated: self.last_rotated,
+            next_rotation: self.next_rotation,
+            versions: self.labelled_versions(),
+            tags: self.tags.clone(),
+        }
+    }
+
     /// The versions that carry a label, as DescribeSecret and ListSecrets show them (no dates).
     fn labelled_versions(&self) -> Vec<SecretVersion> {
         self.versions
@@ -93,6 +110,16 @@ impl FakeSecrets {
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
         }
+    }
+
+    /// From now on ListSecrets answers with the secret as it is now, until [`Self::thaw_listing`].
+    pub fn freeze_listing(&self) {
+        let mut state = self.state();
+        state.listing_snapshot = Some(state.summary());
+    }
+
+    pub fn thaw_listing(&self) {
+        self.state().listing_snapshot = None;
     }
 
     /// Another handle on the same secret whose calls pass through `gate`.
@@ -286,16 +313,12 @@ impl SecretStore for FakeSecrets {
         if !state.name.starts_with(name_prefix) {
             return Ok(Vec::new());
         }
-        Ok(vec![SecretSummary {
-            arn: state.name.clone(),
-            name: state.name.clone(),
-            rotation_enabled: state.rotation_enabled,
-            rotation_lambda_arn: state.rotation_lambda_arn.clone(),
-            last_rotated: state.last_rotated,
-            next_rotation: state.next_rotation,
-            versions: state.labelled_versions(),
-            tags: state.tags.clone(),
-        }])
+        Ok(vec![
+            state
+                .listing_snapshot
+                .clone()
+                .unwrap_or_else(|| state.summary()),
+        ])
     }
 
     async fn current_values(&self, name_prefix: &str) -> Result<Vec<(String, SecretString)>> {
