@@ -39,6 +39,8 @@ pub struct SecretsState {
     /// What ListSecrets answers while set: the secret as it was a moment ago, as AWS's listing
     /// may lag by minutes.
     pub listing_snapshot: Option<SecretSummary>,
+    /// What GetResourcePolicy answers.
+    pub resource_policy: Option<String>,
 }
 
 impl SecretsState {
@@ -335,11 +337,20 @@ impl SecretStore for FakeSecrets {
             .collect())
     }
 
-    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
+    async fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+        tags: &[(&str, &str)],
+    ) -> Result<String> {
         self.enter("CreateSecret").await;
         let mut state = self.state();
         state.writes += 1;
         state.name = name.into();
+        state.tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         state.versions.push(FakeVersion {
             id: "00000000-1111-2222-3333-444444444444".into(),
             labels: vec!["AWSCURRENT".into()],
@@ -347,6 +358,11 @@ impl SecretStore for FakeSecrets {
             created: SystemTime::now(),
         });
         Ok(name.into())
+    }
+
+    async fn resource_policy(&self, _secret_id: &str) -> Result<Option<String>> {
+        self.enter("GetResourcePolicy").await;
+        Ok(self.state().resource_policy.clone())
     }
 
     async fn attach_rotation(
