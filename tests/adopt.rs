@@ -386,7 +386,13 @@ impl Account {
     }
 
     async fn rotation_on(&self, name: &str) -> bool {
-        let out = self.sm.describe_secret().secret_id(name).send().await.unwrap();
+        let out = self
+            .sm
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap();
         out.rotation_enabled().unwrap_or(false)
     }
 }
@@ -464,7 +470,10 @@ async fn a_users_binding_to_another_existing_secret_is_never_moved() {
         let message = refusal(&adopt(&user, &extra));
         assert!(message.contains(&other), "{extra:?}: {message}");
     }
-    assert_eq!(account.binding(&user).await.as_deref(), Some(other.as_str()));
+    assert_eq!(
+        account.binding(&user).await.as_deref(),
+        Some(other.as_str())
+    );
     assert!(
         account
             .sm
