@@ -1,7 +1,9 @@
 //! Bringing one IAM user under rotation, idempotently: the user (made if asked), a secret holding
 //! its current key's id, the tag binding the user to that secret, and rotation attached, which
-//! rotates now. The adopted key becomes the previous key, retired by the after-rotation policy once
-//! its consumers have moved to the secret. Running it again changes nothing.
+//! rotates now. The adopted key becomes the previous key, kept Active until nothing has used it for
+//! the quiet time, then retired by the sweep. Running it again changes nothing. It binds a user only
+//! to a secret it can trust: one it makes, one the user's binding tag already names, or one the
+//! operator vouches for (`--reuse-secret`); and it never moves a binding away from another secret.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -15,6 +17,11 @@ use crate::steps::Rotator;
 /// The tag the function checks when `ROTATOR_USER_TAG` is set; adopt sets it in any case.
 pub const DEFAULT_USER_TAG: &str = "iam-key-rotator:secret";
 
+/// The tag adopt puts on the secrets it makes. Anyone who may create secrets could forge it, so it
+/// only informs the operator; trust comes from the user's binding tag (set by IAM administrators)
+/// or the operator's `--reuse-secret`.
+pub const CREATED_BY_TAG: &str = "iam-key-rotator:created-by";
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub user: String,
@@ -25,6 +32,17 @@ pub struct Request {
     pub key_id: Option<String>,
     pub schedule: Schedule,
     pub dry_run: bool,
+    /// Bind the user to an existing secret `<prefix><user>` that adopt did not bind it to.
+    pub reuse_secret: bool,
+}
+
+/// An existing secret the operator told adopt to reuse, as they should check it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReusedSecret {
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+    /// Whether its resource policy lets others read it.
+    pub policy: String,
 }
 
 /// One step of the plan, and whether it was done.
@@ -42,6 +60,11 @@ pub struct Adoption {
     pub plan: Vec<Step>,
     /// Whether the plan was carried out (false for a dry run).
     pub done: bool,
+    /// What the consumers of the adopted key must do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused: Option<ReusedSecret>,
 }
 
 /// Plans, then (unless a dry run) carries out, the adoption of `request.user`.
@@ -127,7 +150,48 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
         }
     };
 
-    // The secret: reused when it exists and names this user.
+    // The binding: never moved away from another secret that exists.
+    let tagged_with = user
+        .as_ref()
+        .and_then(|u| u.tags.iter().find(|(k, _)| k == tag))
+        .map(|(_, v)| v.clone());
+    if let Some(bound_to) = &tagged_with
+        && existing.as_ref().is_none_or(|s| s.arn != *bound_to)
+        && secret_exists(secrets, bound_to).await?
+    {
+        return Err(refuse(format!(
+            "its tag {tag} binds it to another secret, {bound_to}, which exists; adopt never moves a binding. Rotate that secret instead, or, if nothing uses it, remove the tag (aws iam untag-user --user-name {name} --tag-keys {tag}) and run adopt again"
+        )));
+    }
+    let bound = match (&existing, &tagged_with) {
+        (Some(secret), Some(value)) => *value == secret.arn,
+        _ => false,
+    };
+
+    // The secret: reused when it exists, names this user, and is trusted.
+    let mut reused = None;
+    if let Some(secret) = &existing
+        && !bound
+    {
+        if !request.reuse_secret {
+            let made_by = match secret.tag(CREATED_BY_TAG) {
+                Some(_) => format!(
+                    "it carries adopt's tag {CREATED_BY_TAG} (an earlier run that stopped early?), but anyone who may create secrets can set that tag"
+                ),
+                None => "adopt did not make it".to_string(),
+            };
+            return Err(refuse(format!(
+                "secret {secret_name} ({}) exists and user {name} is not bound to it ({made_by}); check who can read and change it (aws secretsmanager describe-secret and get-resource-policy --secret-id {}), then run again with --reuse-secret, or delete or rename it",
+                secret.arn, secret.arn
+            )));
+        }
+        let policy = secrets.resource_policy(&secret.arn).await?;
+        reused = Some(ReusedSecret {
+            arn: secret.arn.clone(),
+            tags: secret.tags.clone(),
+            policy: describe_policy(policy.as_deref()),
+        });
+    }
     if let Some(secret) = &existing {
         let current = match secret.labelled(AWSCURRENT) {
             Some(v) => secrets.value(&secret.arn, Some(&v.id), None).await?,
@@ -149,14 +213,6 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
             format!("create secret {secret_name} holding UserName {name}{holds}"),
         ));
     }
-    let tagged_with = user
-        .as_ref()
-        .and_then(|u| u.tags.iter().find(|(k, _)| k == tag))
-        .map(|(_, v)| v.clone());
-    let bound = match (&existing, &tagged_with) {
-        (Some(secret), Some(value)) => *value == secret.arn,
-        _ => false,
-    };
     if !bound {
         plan.push(step(
             "tag_user",
@@ -181,11 +237,18 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
         ));
     }
 
+    let consumers = key_id.as_ref().map(|id| {
+        format!(
+            "Consumers of key {id} sign with it from their own settings (a CI system's, say), not from the secret: make them read the secret {secret_name} (AWSCURRENT, now a new key), or move them to it. Key {id} stays Active until nothing has used it for the function's ROTATOR_QUIET_FOR (24h by default); the sweep then deactivates it, and deletes it after ROTATOR_DELETE_AFTER. Until then each sweep reports who still uses it (PreviousKeyInUse: service, region, when)."
+        )
+    });
     let mut adoption = Adoption {
         user: name.clone(),
         secret: secret_name.clone(),
         plan,
         done: false,
+        consumers,
+        reused,
     };
     if request.dry_run || adoption.plan.is_empty() {
         return Ok(adoption);
@@ -201,7 +264,11 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
                 value["AccessKeyId"] = json!(id);
             }
             secrets
-                .create_secret(&secret_name, &SecretString::from(value.to_string()))
+                .create_secret(
+                    &secret_name,
+                    &SecretString::from(value.to_string()),
+                    &[(CREATED_BY_TAG, "adopt")],
+                )
                 .await?
         }
     };
@@ -216,4 +283,69 @@ pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
     adoption.secret = secret_arn;
     adoption.done = true;
     Ok(adoption)
+}
+
+/// Whether a secret exists under this ARN or name (a binding to a deleted one may be replaced).
+async fn secret_exists<S: SecretStore>(secrets: &S, id: &str) -> Result<bool> {
+    match secrets.describe(id).await {
+        Ok(_) => Ok(true),
+        Err(Error::Aws {
+            code: Some(code), ..
+        }) if code == "ResourceNotFoundException" => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Who else a resource policy lets read the secret, in a line for the operator.
+fn describe_policy(policy: Option<&str>) -> String {
+    let Some(policy) = policy else {
+        return "no resource policy: only principals of this account whose own IAM policies allow it can read it".to_string();
+    };
+    let Ok(document) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return "a resource policy that is not JSON; read it before trusting the secret"
+            .to_string();
+    };
+    let statements = match &document["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    let reads = |action: &serde_json::Value| {
+        let grants = |a: &str| {
+            let a = a.to_ascii_lowercase();
+            a == "*" || a == "secretsmanager:*" || a == "secretsmanager:getsecretvalue"
+        };
+        match action {
+            serde_json::Value::String(a) => grants(a),
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).any(grants),
+            _ => false,
+        }
+    };
+    let readers: Vec<String> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && reads(&s["Action"]))
+        .map(|s| s["Principal"].to_string())
+        .collect();
+    if readers.is_empty() {
+        "a resource policy that lets no one else read it (no Allow of GetSecretValue)".to_string()
+    } else {
+        format!(
+            "its resource policy lets others read it: {}",
+            readers.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_policy_is_told_by_who_it_lets_read() {
+        assert!(describe_policy(None).starts_with("no resource policy"));
+        let open = r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]}"#;
+        assert!(describe_policy(Some(open)).contains("210987654321"));
+        let closed = r#"{"Statement": {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}}"#;
+        assert!(describe_policy(Some(closed)).contains("no one else"));
+        assert!(describe_policy(Some("{")).contains("not JSON"));
+    }
 }

@@ -181,12 +181,20 @@ pub trait SecretStore: Send + Sync {
         name_prefix: &str,
     ) -> impl Future<Output = Result<CurrentValues>> + Send;
 
-    /// Creates a secret; returns its ARN.
+    /// Creates a secret with these tags (in the same call, so it never exists without them);
+    /// returns its ARN.
     fn create_secret(
         &self,
         name: &str,
         value: &SecretString,
+        tags: &[(&str, &str)],
     ) -> impl Future<Output = Result<String>> + Send;
+
+    /// The secret's resource policy (JSON), if it has one.
+    fn resource_policy(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// Turns rotation on with `function_arn` on `schedule`, which starts a rotation now.
     fn attach_rotation(

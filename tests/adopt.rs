@@ -46,6 +46,24 @@ fn adopt(user: &str, extra: &[&str]) -> Output {
         .expect("the CLI runs")
 }
 
+/// `sweep --secret-id` through the CLI, with the policy in seconds: previous keys are deactivated
+/// at rotation, and quiet after 3 seconds without use.
+fn sweep(user: &str) -> Value {
+    let out = moto()
+        .cli()
+        .args(["sweep", "--secret-id", &format!("iam-keys/{user}")])
+        .args(["--output", "json"])
+        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+        .env("ROTATOR_USER_TAG", TAG)
+        .env("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/")
+        .env("ROTATOR_DEACTIVATE_AFTER", "0")
+        .env("ROTATOR_QUIET_FOR", "3s")
+        .env("ROTATOR_DELETE_AFTER", "1h")
+        .output()
+        .expect("the CLI runs");
+    report(&out)
+}
+
 fn report(out: &Output) -> Value {
     assert_eq!(
         out.status.code(),
@@ -71,6 +89,16 @@ impl Account {
     }
 
     async fn user_with_keys(&self, active: usize, inactive: usize) -> (String, Vec<String>) {
+        let (user, keys) = self.user_with_secret_keys(active, inactive).await;
+        (user, keys.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// A user with keys, as (id, secret part), the active ones first.
+    async fn user_with_secret_keys(
+        &self,
+        active: usize,
+        inactive: usize,
+    ) -> (String, Vec<(String, String)>) {
         let user = unique("adoptee");
         self.iam
             .create_user()
@@ -89,6 +117,7 @@ impl Account {
                 .await
                 .unwrap();
             let id = key.access_key().unwrap().access_key_id().to_string();
+            let secret = key.access_key().unwrap().secret_access_key().to_string();
             if n >= active {
                 self.iam
                     .update_access_key()
@@ -99,7 +128,7 @@ impl Account {
                     .await
                     .unwrap();
             }
-            ids.push(id);
+            ids.push((id, secret));
         }
         (user, ids)
     }
@@ -228,7 +257,8 @@ async fn a_user_without_a_key_gets_its_first_one_from_the_rotation() {
 #[tokio::test]
 async fn a_users_one_key_becomes_the_previous_key_retired_by_the_policy() {
     let account = Account::new().await;
-    let (user, ids) = account.user_with_keys(1, 0).await;
+    let (user, keys) = account.user_with_secret_keys(1, 0).await;
+    let (adopted, adopted_secret) = keys[0].clone();
     let dry = report(&adopt(&user, &["--dry-run"]));
     assert_eq!(dry["done"], false);
     assert!(
@@ -242,17 +272,49 @@ async fn a_users_one_key_becomes_the_previous_key_retired_by_the_policy() {
         "a dry run changes nothing"
     );
 
-    report(&adopt(&user, &[]));
+    let done = report(&adopt(&user, &[]));
+    let consumers = done["consumers"].as_str().expect("what consumers must do");
+    assert!(consumers.contains(&adopted), "{consumers}");
+    assert!(consumers.contains("Active"), "{consumers}");
     let new = account.assert_under_rotation(&user).await;
-    assert_ne!(new, ids[0]);
-    // The function runs with the default policy here: the adopted key is deactivated at once.
+    assert_ne!(new, adopted);
+    // The function runs with the default policy here (previous keys deactivated at rotation),
+    // yet the adopted key stays Active: its consumers read it from their own settings.
     assert!(
         account
             .keys(&user)
             .await
-            .contains(&(ids[0].clone(), "Inactive".to_string()))
+            .contains(&(adopted.clone(), "Active".to_string()))
     );
     account.assert_second_run_is_a_no_op(&user, &[]).await;
+
+    // Still used: kept, and the sweep names who uses it.
+    let sdk = moto().sdk_config_as(&adopted, &adopted_secret).await;
+    aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("the adopted key still signs");
+    let kept = sweep(&user);
+    assert_eq!(kept["findings"][0]["kind"], "PreviousKeyInUse", "{kept}");
+    assert_eq!(kept["actions"][0]["last_used"]["service"], "sts", "{kept}");
+    assert!(
+        account
+            .keys(&user)
+            .await
+            .contains(&(adopted.clone(), "Active".to_string()))
+    );
+
+    // Quiet for QUIET_FOR: retired by the sweep.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let retired = sweep(&user);
+    assert_eq!(retired["actions"][0]["action"], "deactivated", "{retired}");
+    assert!(
+        account
+            .keys(&user)
+            .await
+            .contains(&(adopted, "Inactive".to_string()))
+    );
 }
 
 #[tokio::test]
@@ -291,10 +353,135 @@ async fn with_key_id_a_user_with_an_inactive_second_key_is_adopted() {
     let extra = ["--key-id", ids[0].as_str()];
     report(&adopt(&user, &extra));
     let new = account.assert_under_rotation(&user).await;
-    // The inactive key made room; the adopted one is the previous key now.
+    // The inactive key made room; the adopted one is the previous key now, still Active.
     let keys = account.keys(&user).await;
     assert!(!keys.iter().any(|(id, _)| *id == ids[1]), "{keys:?}");
-    assert!(keys.contains(&(ids[0].clone(), "Inactive".to_string())));
+    assert!(keys.contains(&(ids[0].clone(), "Active".to_string())));
     assert!(keys.contains(&(new, "Active".to_string())));
     account.assert_second_run_is_a_no_op(&user, &extra).await;
+}
+
+impl Account {
+    async fn secret_made_by_someone_else(&self, name: &str, user: &str) -> String {
+        self.sm
+            .create_secret()
+            .name(name)
+            .secret_string(serde_json::json!({"UserName": user}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn binding(&self, user: &str) -> Option<String> {
+        let out = self.iam.get_user().user_name(user).send().await.unwrap();
+        out.user()
+            .unwrap()
+            .tags()
+            .iter()
+            .find(|t| t.key() == TAG)
+            .map(|t| t.value().to_string())
+    }
+
+    async fn rotation_on(&self, name: &str) -> bool {
+        let out = self
+            .sm
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap();
+        out.rotation_enabled().unwrap_or(false)
+    }
+}
+
+fn refusal(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let error: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(error["error"]["type"], "CannotAdopt", "{error}");
+    error["error"]["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_secret_adopt_did_not_make_is_reused_only_when_the_operator_says_so() {
+    let account = Account::new().await;
+    let (user, _) = account.user_with_keys(1, 0).await;
+    let name = format!("iam-keys/{user}");
+    let arn = account.secret_made_by_someone_else(&name, &user).await;
+    account
+        .sm
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+                "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let message = refusal(&adopt(&user, &[]));
+    assert!(message.contains("--reuse-secret"), "{message}");
+    assert!(message.contains(&arn), "{message}");
+    assert_eq!(account.binding(&user).await, None, "nothing changed");
+    assert!(!account.rotation_on(&name).await, "nothing changed");
+
+    let done = report(&adopt(&user, &["--reuse-secret"]));
+    assert_eq!(done["reused"]["arn"], arn.as_str(), "{done}");
+    assert!(done["reused"]["tags"].is_array(), "{done}");
+    let policy = done["reused"]["policy"].as_str().unwrap();
+    assert!(policy.contains("210987654321"), "{policy}");
+    account.assert_under_rotation(&user).await;
+    // Bound now: the user's tag names the secret, so a second run trusts it.
+    account.assert_second_run_is_a_no_op(&user, &[]).await;
+}
+
+#[tokio::test]
+async fn a_users_binding_to_another_existing_secret_is_never_moved() {
+    let account = Account::new().await;
+    let (user, _) = account.user_with_keys(1, 0).await;
+    let other = account
+        .secret_made_by_someone_else(&format!("elsewhere/{user}"), &user)
+        .await;
+    account
+        .iam
+        .tag_user()
+        .user_name(&user)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key(TAG)
+                .value(&other)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for extra in [vec![], vec!["--reuse-secret"]] {
+        let message = refusal(&adopt(&user, &extra));
+        assert!(message.contains(&other), "{extra:?}: {message}");
+    }
+    assert_eq!(
+        account.binding(&user).await.as_deref(),
+        Some(other.as_str())
+    );
+    assert!(
+        account
+            .sm
+            .describe_secret()
+            .secret_id(format!("iam-keys/{user}"))
+            .send()
+            .await
+            .is_err(),
+        "no secret made"
+    );
 }

@@ -172,6 +172,44 @@ async fn the_previous_key_lives_through_its_grace_period_its_use_and_its_deletio
 }
 
 #[tokio::test]
+async fn a_listing_minutes_behind_deletes_nothing_early() {
+    let moto = &bridged().moto;
+    let bed = Bed::new_on(moto).await;
+    bed.rotate_secret(&uuid::Uuid::new_v4().to_string())
+        .await
+        .expect("RotateSecret");
+    let old = bed.first_key.clone();
+
+    // Past the grace period and quiet; ListSecrets is then held as of that moment.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    moto.control(json!({"op": "listing_snapshot"}));
+    let deactivated = sweep(&bed);
+    assert_eq!(
+        actions(&deactivated),
+        [("deactivated".to_string(), old.clone())]
+    );
+
+    // Past DELETE_AFTER counted from the rotation, not from the deactivation. The listing still
+    // shows no note of the deactivation: the key stays, whichever sweep runs.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let deep = invoke(json!({"Action": "sweep", "Deep": true}));
+    moto.control(json!({"op": "listing_live"}));
+    let early: Vec<_> = actions(&deep)
+        .into_iter()
+        .filter(|(_, key)| *key == old)
+        .collect();
+    assert_eq!(early, [], "{deep}");
+    assert!(
+        bed.keys()
+            .await
+            .contains(&(old.clone(), "Inactive".to_string()))
+    );
+
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert_eq!(actions(&sweep(&bed)), [("deleted".to_string(), old)]);
+}
+
+#[tokio::test]
 async fn a_malformed_sweep_event_is_refused_clearly() {
     let answer = invoke(json!({"Action": "sweep", "Secret": "typo"}));
     let failed = answer["failed"]

@@ -270,3 +270,34 @@ fn the_audit_can_read_secrets_under_the_customer_managed_key_through_secrets_man
         serde_json::json!({"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"})
     );
 }
+
+#[test]
+fn the_function_may_set_only_its_own_tags_on_secrets() {
+    let template = template();
+    let statements =
+        template["Resources"]["RotationFunction"]["Properties"]["Policies"][0]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+    let tagging: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"] == "secretsmanager:TagResource"
+                || s["Action"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a == "secretsmanager:TagResource"))
+        })
+        .collect();
+    assert!(!tagging.is_empty(), "the sweep notes its progress in a tag");
+    for statement in tagging {
+        assert_eq!(
+            statement["Action"], "secretsmanager:TagResource",
+            "TagResource stands alone, under its own condition: {statement}"
+        );
+        let condition = &statement["Condition"];
+        let keys = condition["ForAllValues:StringLike"]["aws:TagKeys"]
+            .as_str()
+            .or_else(|| condition["ForAllValues:StringEquals"]["aws:TagKeys"].as_str());
+        assert_eq!(keys, Some("iam-key-rotator:*"), "{statement}");
+    }
+}

@@ -248,17 +248,38 @@ impl SecretStore for SecretsManagerClient {
         Ok(CurrentValues { values, unreadable })
     }
 
-    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
+    async fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+        tags: &[(&str, &str)],
+    ) -> Result<String> {
+        let tags = tags
+            .iter()
+            .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
+            .collect();
         let out = self
             .client
             .create_secret()
             .name(name)
             .secret_string(value.expose_secret())
             .description("An IAM user's access key, rotated by iam-key-rotator")
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| aws_error("CreateSecret", e))?;
         Ok(out.arn().unwrap_or(name).to_string())
+    }
+
+    async fn resource_policy(&self, secret_id: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_resource_policy()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetResourcePolicy", e))?;
+        Ok(out.resource_policy().map(str::to_string))
     }
 
     async fn attach_rotation(

@@ -49,6 +49,11 @@ impl Gate {
         self.resume.notify_one()
     }
 
+    /// Calls made through this gate so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
     pub(crate) async fn pass(gate: &Option<Arc<Gate>>) {
         if let Some(gate) = gate {
             let n = gate.calls.fetch_add(1, Ordering::SeqCst) + 1;

@@ -39,9 +39,28 @@ pub struct SecretsState {
     pub schedule: Option<Schedule>,
     /// BatchGetSecretValue answers an `Errors` entry (code, message) for the secret instead of its value.
     pub unreadable: Option<(String, String)>,
+    /// What ListSecrets answers while set: the secret as it was a moment ago, as AWS's listing
+    /// may lag by minutes.
+    pub listing_snapshot: Option<SecretSummary>,
+    /// What GetResourcePolicy answers.
+    pub resource_policy: Option<String>,
 }
 
 impl SecretsState {
+    /// The secret as ListSecrets shows it now.
+    fn summary(&self) -> SecretSummary {
+        SecretSummary {
+            arn: self.name.clone(),
+            name: self.name.clone(),
+            rotation_enabled: self.rotation_enabled,
+            rotation_lambda_arn: self.rotation_lambda_arn.clone(),
+            last_rotated: self.last_rotated,
+            next_rotation: self.next_rotation,
+            versions: self.labelled_versions(),
+            tags: self.tags.clone(),
+        }
+    }
+
     /// The versions that carry a label, as DescribeSecret and ListSecrets show them (no dates).
     fn labelled_versions(&self) -> Vec<SecretVersion> {
         self.versions
@@ -96,6 +115,16 @@ impl FakeSecrets {
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
         }
+    }
+
+    /// From now on ListSecrets answers with the secret as it is now, until [`Self::thaw_listing`].
+    pub fn freeze_listing(&self) {
+        let mut state = self.state();
+        state.listing_snapshot = Some(state.summary());
+    }
+
+    pub fn thaw_listing(&self) {
+        self.state().listing_snapshot = None;
     }
 
     /// Another handle on the same secret whose calls pass through `gate`.
@@ -289,16 +318,12 @@ impl SecretStore for FakeSecrets {
         if !state.name.starts_with(name_prefix) {
             return Ok(Vec::new());
         }
-        Ok(vec![SecretSummary {
-            arn: state.name.clone(),
-            name: state.name.clone(),
-            rotation_enabled: state.rotation_enabled,
-            rotation_lambda_arn: state.rotation_lambda_arn.clone(),
-            last_rotated: state.last_rotated,
-            next_rotation: state.next_rotation,
-            versions: state.labelled_versions(),
-            tags: state.tags.clone(),
-        }])
+        Ok(vec![
+            state
+                .listing_snapshot
+                .clone()
+                .unwrap_or_else(|| state.summary()),
+        ])
     }
 
     async fn current_values(&self, name_prefix: &str) -> Result<CurrentValues> {
@@ -336,11 +361,20 @@ impl SecretStore for FakeSecrets {
         })
     }
 
-    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<String> {
+    async fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+        tags: &[(&str, &str)],
+    ) -> Result<String> {
         self.enter("CreateSecret").await;
         let mut state = self.state();
         state.writes += 1;
         state.name = name.into();
+        state.tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         state.versions.push(FakeVersion {
             id: "00000000-1111-2222-3333-444444444444".into(),
             labels: vec!["AWSCURRENT".into()],
@@ -348,6 +382,11 @@ impl SecretStore for FakeSecrets {
             created: SystemTime::now(),
         });
         Ok(name.into())
+    }
+
+    async fn resource_policy(&self, _secret_id: &str) -> Result<Option<String>> {
+        self.enter("GetResourcePolicy").await;
+        Ok(self.state().resource_policy.clone())
     }
 
     async fn attach_rotation(

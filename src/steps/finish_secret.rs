@@ -1,4 +1,5 @@
-//! finishSecret: promotes the pending version to AWSCURRENT, then deactivates the key it replaced.
+//! finishSecret: promotes the pending version to AWSCURRENT, then deactivates the key it replaced
+//! (never a key `adopt` brought under rotation, which the sweep retires once unused).
 
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the
     /// previous key Inactive, unless a grace period is configured (`ROTATOR_DEACTIVATE_AFTER`):
-    /// then it stays Active and the sweep retires it once its consumers have moved. It is never
+    /// then it stays Active and the sweep retires it once its consumers have moved. An adopted key
+    /// (the previous version holds its id without its secret part) always stays Active. It is never
     /// deleted here: the sweep or the next rotation does that. AWSPENDING stays on the new version, which is how AWS lets
     /// a rotation end; Secrets Manager (or the CLI) takes it off.
     ///
@@ -104,6 +106,17 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             );
             return Ok(());
         }
+        if previous.key().is_none() {
+            // Adopted: its consumers sign with it from their own settings, not from the secret,
+            // so they cannot have moved yet. Only the sweep's quiet rule retires it.
+            self.note_adopted(secret_id, info, replaced.map(|v| v.id.as_str()))
+                .await;
+            info!(
+                old_key_id,
+                "kept the adopted previous key active; the sweep retires it once unused"
+            );
+            return Ok(());
+        }
         if !self.config.retire.deactivate_after.is_zero() {
             info!(
                 old_key_id,
@@ -125,6 +138,28 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             None => info!(old_key_id, "the previous key is already deleted"),
         }
         Ok(())
+    }
+}
+
+impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+    /// Tells the sweep's listing that the previous version holds an adopted key. A hint only (the
+    /// sweep decides from the value), so a failure costs at most a later retirement, never the
+    /// rotation; a note the sweep already wrote about that version is kept.
+    async fn note_adopted(&self, secret_id: &str, info: &SecretInfo, version: Option<&str>) {
+        let Some(version) = version else {
+            return;
+        };
+        if crate::sweep::has_note(info.tag(crate::sweep::NOTE_TAG), version) {
+            return;
+        }
+        let note = crate::sweep::adopted_note(version);
+        if let Err(e) = self
+            .secrets
+            .tag(secret_id, crate::sweep::NOTE_TAG, &note)
+            .await
+        {
+            warn!(error = %e, "could not note the adopted previous key for the sweep; its daily deep sweep still finds it");
+        }
     }
 }
 

@@ -84,8 +84,15 @@ fn has_work(secret: &SecretSummary, policy: &RetirePolicy, now: SystemTime) -> b
     };
     let due = |since: SystemTime, after: Option<Duration>| after.is_some_and(|d| now >= since + d);
     match note::read(secret.tag(note::NOTE_TAG), &previous.id) {
-        Some(Note::Done) => false,
-        Some(Note::Deactivated(at)) => due(at, policy.delete_after),
+        Some(Note::Done | Note::LeftAlone) => false,
+        Some(Note::Deactivated(at)) => due(
+            at.max(secret.last_rotated.unwrap_or(at)),
+            policy.delete_after,
+        ),
+        // finishSecret left an adopted key Active whatever the policy: the quiet rule retires it.
+        Some(Note::Adopted) => secret
+            .last_rotated
+            .is_none_or(|rotated| now >= rotated + policy.deactivate_after),
         None => match secret.last_rotated {
             None => true,
             // finishSecret deactivated the key when it rotated; deletion comes next.

@@ -5,7 +5,9 @@
 
 mod listing;
 mod note;
+mod policy;
 mod previous_key;
+mod retire;
 
 use std::time::SystemTime;
 
@@ -18,7 +20,19 @@ use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore, SecretSummary};
 use crate::steps::Rotator;
 
 pub use note::NOTE_TAG;
-pub use previous_key::{Decision, decide, retire};
+pub use policy::{Decision, decide};
+pub use retire::retire;
+
+/// The note finishSecret leaves on a secret whose previous version (`version`) holds a key that
+/// `adopt` brought under rotation, so that the sweep's listing knows to look at it.
+pub fn adopted_note(version: &str) -> String {
+    note::write(version, note::Note::Adopted)
+}
+
+/// Whether the secret's note (`tag`) already says something about `version`.
+pub fn has_note(tag: Option<&str>, version: &str) -> bool {
+    note::read(tag, version).is_some()
+}
 
 /// What the sweep reports, each as a log line and a metric of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,7 +103,8 @@ impl From<&KeyUsage> for LastUse {
 pub struct Action {
     pub secret_id: String,
     pub key_id: String,
-    /// `deactivated`, `deleted`, `kept_in_use`, or `left_alone` (switched back on by someone).
+    /// `deactivated`, `deleted`, `kept_in_use`, or `left_alone` (switched back on by someone; every
+    /// sweep then leaves it until the next rotation).
     pub action: &'static str,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]

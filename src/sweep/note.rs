@@ -1,17 +1,24 @@
 //! The sweep's note on a secret (a tag) of where it stands with the previous key, so that a secret
-//! with nothing to do costs no IAM call, and a key the sweep deactivated is known as such.
+//! with nothing to do costs no IAM call, and a key the sweep deactivated is known as such. The
+//! note is a hint for the listing: every decision that changes a key reads it again, fresh.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The tag: "<AWSPREVIOUS version id> deactivated <unix seconds>" or "<version id> done".
+/// The tag: "<AWSPREVIOUS version id> <what>", what being `deactivated <unix seconds>`, `done`,
+/// `left-alone` or `adopted`.
 pub const NOTE_TAG: &str = "iam-key-rotator:previous-key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Note {
     /// The sweep deactivated this version's key at that time.
     Deactivated(SystemTime),
-    /// Nothing more to do for this version's key (deleted, gone, left alone, or kept for the next rotation).
+    /// Nothing more to do for this version's key (deleted, gone, or kept for the next rotation).
     Done,
+    /// Someone switched this version's key back on: no sweep touches it until the next rotation.
+    LeftAlone,
+    /// finishSecret left this version's key Active because `adopt` brought it under rotation; the
+    /// sweep's quiet rule retires it. A hint for the listing only: the value decides.
+    Adopted,
 }
 
 /// The note about version `previous`; `None` when the tag is absent or about another version.
@@ -22,6 +29,8 @@ pub fn read(tag: Option<&str>, previous: &str) -> Option<Note> {
     }
     match (parts.next()?, parts.next()) {
         ("done", _) => Some(Note::Done),
+        ("left-alone", _) => Some(Note::LeftAlone),
+        ("adopted", _) => Some(Note::Adopted),
         ("deactivated", Some(seconds)) => Some(Note::Deactivated(
             UNIX_EPOCH + Duration::from_secs(seconds.parse().ok()?),
         )),
@@ -32,6 +41,8 @@ pub fn read(tag: Option<&str>, previous: &str) -> Option<Note> {
 pub fn write(previous: &str, note: Note) -> String {
     match note {
         Note::Done => format!("{previous} done"),
+        Note::LeftAlone => format!("{previous} left-alone"),
+        Note::Adopted => format!("{previous} adopted"),
         Note::Deactivated(at) => {
             let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             format!("{previous} deactivated {seconds}")
@@ -50,6 +61,9 @@ mod tests {
         assert_eq!(read(Some(&tag), "v1"), Some(Note::Deactivated(at)));
         assert_eq!(read(Some(&tag), "v2"), None);
         assert_eq!(read(Some(&write("v1", Note::Done)), "v1"), Some(Note::Done));
+        for note in [Note::LeftAlone, Note::Adopted] {
+            assert_eq!(read(Some(&write("v1", note)), "v1"), Some(note));
+        }
         assert_eq!(read(Some("garbage"), "v1"), None);
         assert_eq!(read(None, "v1"), None);
     }

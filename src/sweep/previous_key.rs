@@ -5,85 +5,18 @@
 use std::time::SystemTime;
 
 use super::note::{self, Note};
+use super::policy::{Decision, Facts, decide_on};
 use super::{Action, Finding, FindingKind, LastUse, Options, Report};
-use crate::config::RetirePolicy;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, KeyUsage, SecretStore,
-    SecretSummary,
+    AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretStore, SecretSummary,
 };
 use crate::steps::Rotator;
 
-/// What the policy says about the previous key now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// In its grace period, or not inactive long enough to be deleted.
-    Wait,
-    /// Past its grace period but used within the quiet time: stays Active.
-    KeptInUse(KeyUsage),
-    Deactivate,
-    Delete,
-    /// Active again after it was deactivated: someone switched it back on; never undone.
-    LeftAlone(String),
-    /// Nothing more to do: the key is gone, or deletion is left to the next rotation.
-    Finished,
-}
-
-/// The policy, applied to the previous key's status and last use. `rotated_at` is when the
-/// current version was stored; `note` what the sweep recorded about this key before.
-pub fn decide(
-    status: Option<KeyStatus>,
-    last_used: Option<&KeyUsage>,
-    rotated_at: SystemTime,
-    note: Option<Note>,
-    policy: &RetirePolicy,
-    now: SystemTime,
-) -> Decision {
-    match status {
-        None => Decision::Finished,
-        Some(KeyStatus::Unknown) => Decision::Wait,
-        Some(KeyStatus::Active) => {
-            if let Some(Note::Deactivated(_)) = note {
-                return Decision::LeftAlone(
-                    "switched back on after the sweep deactivated it; left Active".into(),
-                );
-            }
-            if policy.deactivate_after.is_zero() {
-                return Decision::LeftAlone(
-                    "Active although the policy deactivates it at rotation: switched back on by someone; left Active".into(),
-                );
-            }
-            if now < rotated_at + policy.deactivate_after {
-                return Decision::Wait;
-            }
-            match last_used {
-                Some(usage) if now < usage.when + policy.quiet_for => {
-                    Decision::KeptInUse(usage.clone())
-                }
-                _ => Decision::Deactivate,
-            }
-        }
-        Some(KeyStatus::Inactive | KeyStatus::Expired) => {
-            let Some(delete_after) = policy.delete_after else {
-                return Decision::Finished;
-            };
-            let deactivated = match note {
-                Some(Note::Deactivated(at)) => at,
-                _ => rotated_at,
-            };
-            let since = last_used.map_or(deactivated, |u| u.when.max(deactivated));
-            if now >= since + delete_after {
-                Decision::Delete
-            } else {
-                Decision::Wait
-            }
-        }
-    }
-}
-
 /// Looks at one secret in IAM: its current key's health, unknown keys, and the previous key,
-/// which it retires as [`decide`] says (unless this is a dry run).
+/// which it retires as [`decide_on`] says (unless this is a dry run). The listing it starts from
+/// may be minutes old: a decision that changes a key is checked again against fresh answers.
 pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     rotator: &Rotator<S, I, K>,
     secret: &SecretSummary,
@@ -130,15 +63,15 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     }
 
     let previous = match secret.labelled(AWSPREVIOUS) {
-        Some(version) => Some((
-            version.id.clone(),
-            rotator.read_key_secret(&secret.arn, &version.id).await?.0,
-        )),
+        Some(version) => {
+            let (value, stored) = rotator.read_key_secret(&secret.arn, &version.id).await?;
+            Some((version.id.clone(), value, stored))
+        }
         None => None,
     };
     let previous_key = previous
         .as_ref()
-        .and_then(|(_, value)| value.as_ref())
+        .and_then(|(_, value, _)| value.as_ref())
         .filter(|value| value.user_name() == user)
         .and_then(|value| value.key_id())
         .filter(|id| Some(*id) != current.key_id())
@@ -154,9 +87,11 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
     )
     .await?;
 
-    let (Some((version, _)), Some(key_id)) = (&previous, previous_key) else {
+    let (Some((version, value, stored)), Some(key_id)) = (&previous, previous_key) else {
         return Ok(());
     };
+    // An id without its secret part: a key `adopt` brought under rotation.
+    let adopted = value.as_ref().is_some_and(|v| v.key().is_none());
     let key = keys.iter().find(|k| k.id == key_id);
     let last_used = match key {
         Some(_) => iam.last_used(&key_id).await?,
@@ -169,18 +104,84 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
         (Some(a), Some(b)) => a.max(b),
         (a, b) => a.or(b).unwrap_or(now),
     };
-    let decision = decide(
-        key.map(|k| k.status),
-        last_used.as_ref(),
+    let facts = Facts {
+        status: key.map(|k| k.status),
+        last_used: last_used.as_ref(),
         rotated_at,
         note,
-        &rotator.config().retire,
-        now,
-    );
+        adopted: adopted.then(|| stored.unwrap_or(rotated_at)),
+    };
+    let decision = decide_on(&facts, &rotator.config().retire, now);
+    let decision = confirm(
+        rotator, secret, version, &user, &key_id, decision, facts, now,
+    )
+    .await?;
     act(
         rotator, secret, version, &user, &key_id, decision, options, now, report,
     )
     .await
+}
+
+/// Checks a decision that changes a key against fresh answers, since the listing may be minutes
+/// behind and another sweep may be at work on the same key: DescribeSecret for the labels and the
+/// note, and, before a deletion, ListAccessKeys for the key's status right then. A decision can
+/// only soften here, never grow into a change the first look did not call for.
+#[allow(clippy::too_many_arguments)]
+async fn confirm<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    secret: &SecretSummary,
+    version: &str,
+    user: &str,
+    key_id: &str,
+    decision: Decision,
+    facts: Facts<'_>,
+    now: SystemTime,
+) -> Result<Decision> {
+    if !matches!(
+        decision,
+        Decision::Deactivate | Decision::Delete | Decision::CountFromNow
+    ) {
+        return Ok(decision);
+    }
+    let fresh = rotator.secrets().describe(&secret.arn).await?;
+    let still_previous = fresh
+        .labelled(AWSPREVIOUS)
+        .is_some_and(|v| v.id == version && !v.has(AWSCURRENT));
+    if !still_previous || fresh.unfinished_rotation().is_some() {
+        return Ok(Decision::Wait);
+    }
+    let note = note::read(fresh.tag(note::NOTE_TAG), version);
+    if decision == Decision::Deactivate {
+        // Another sweep deactivated it, or someone switched it back on since: not ours to redo.
+        return Ok(match note {
+            None | Some(Note::Adopted) => Decision::Deactivate,
+            Some(_) => Decision::Wait,
+        });
+    }
+    let status = match decision {
+        Decision::Delete => rotator
+            .iam()
+            .list_keys(user)
+            .await?
+            .into_iter()
+            .find(|k| k.id == key_id)
+            .map(|k| k.status),
+        _ => facts.status,
+    };
+    let again = decide_on(
+        &Facts {
+            status,
+            note,
+            ..facts
+        },
+        &rotator.config().retire,
+        now,
+    );
+    Ok(match again {
+        Decision::Delete if decision == Decision::Delete => Decision::Delete,
+        Decision::Delete | Decision::Deactivate | Decision::KeptInUse(_) => Decision::Wait,
+        other => other,
+    })
 }
 
 /// Carries out a decision about the previous key, and records the sweep's note.
@@ -251,9 +252,10 @@ async fn act<S: SecretStore, I: Iam, K: KeyChecker>(
             ));
             Note::Done
         }
+        Decision::CountFromNow => Note::Deactivated(now),
         Decision::LeftAlone(reason) => {
             report.actions.push(action("left_alone", reason, None));
-            Note::Done
+            Note::LeftAlone
         }
         Decision::Finished => Note::Done,
     };
@@ -307,74 +309,4 @@ async fn unknown_keys<S: SecretStore, I: Iam, K: KeyChecker>(
         });
     }
     Ok(())
-}
-
-/// Deactivates (and with `delete`, deletes) the previous key of a secret now, whatever the
-/// policy says: for an operator who knows the key leaked. Never the AWSCURRENT key.
-pub async fn retire<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
-    secret_id: &str,
-    delete: bool,
-) -> Result<Vec<Action>> {
-    let info = rotator.secrets().describe(secret_id).await?;
-    let no_previous = || Error::InvalidSecret {
-        secret: secret_id.to_string(),
-        label: AWSPREVIOUS.to_string(),
-        reason: "there is no previous version holding a key of the current user".to_string(),
-    };
-    let current_version = info.labelled(AWSCURRENT).ok_or_else(no_previous)?;
-    let previous_version = info.labelled(AWSPREVIOUS).ok_or_else(no_previous)?;
-    let (current, _) = rotator
-        .read_key_secret(&info.arn, &current_version.id)
-        .await?;
-    let (previous, _) = rotator
-        .read_key_secret(&info.arn, &previous_version.id)
-        .await?;
-    let (Some(current), Some(previous)) = (current, previous) else {
-        return Err(no_previous());
-    };
-    let key_id = previous
-        .key_id()
-        .filter(|id| Some(*id) != current.key_id() && previous.user_name() == current.user_name())
-        .ok_or_else(no_previous)?
-        .to_string();
-    let user = current.user_name();
-    rotator.check_scope(&info.arn, user).await?;
-    let Some(key) = rotator
-        .iam()
-        .list_keys(user)
-        .await?
-        .into_iter()
-        .find(|k| k.id == key_id)
-    else {
-        return Ok(Vec::new());
-    };
-    let action = |action: &'static str, reason: &str| Action {
-        secret_id: secret_id.to_string(),
-        key_id: key_id.clone(),
-        action,
-        reason: reason.to_string(),
-        last_used: None,
-    };
-    let mut actions = Vec::new();
-    if key.status == KeyStatus::Active {
-        rotator.iam().deactivate_key(user, &key_id).await?;
-        actions.push(action("deactivated", "retired by an operator"));
-    }
-    let note = if delete {
-        rotator.iam().delete_key(user, &key_id).await?;
-        actions.push(action("deleted", "retired by an operator"));
-        Note::Done
-    } else {
-        Note::Deactivated(SystemTime::now())
-    };
-    rotator
-        .secrets()
-        .tag(
-            &info.arn,
-            note::NOTE_TAG,
-            &note::write(&previous_version.id, note),
-        )
-        .await?;
-    Ok(actions)
 }

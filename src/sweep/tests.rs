@@ -594,3 +594,5 @@ async fn a_sweep_and_a_rotation_interleaved_at_every_call_keep_every_invariant()
         assert!(explored >= 5, "only {explored} call points explored");
     }
 }
+
+mod safety;

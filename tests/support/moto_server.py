@@ -376,6 +376,44 @@ def audit_control(command: dict) -> bool:
     return False
 
 
+LISTING_SNAPSHOT = {}  # backend id -> {secret name: ListSecrets entry}, while a snapshot is served
+LISTING_OPS = ("listing_snapshot", "listing_live")
+
+
+def listing_as_of_a_moment_ago() -> None:
+    """AWS's ListSecrets "might not reflect changes from the last five minutes"; moto's is always
+    fresh. With {"op": "listing_snapshot"} ListSecrets answers with every secret as it was then
+    (labels, tags, dates; a secret made since is not listed) until {"op": "listing_live"}. The
+    other calls (DescribeSecret, GetSecretValue, ...) stay fresh, as on AWS."""
+    import copy
+    from moto.secretsmanager.models import SecretsManagerBackend, _matches
+
+    original_list = SecretsManagerBackend.list_secrets
+
+    def list_secrets(self, filters, max_results=100, next_token=None, include_planned_deletion=False):
+        snapshot = LISTING_SNAPSHOT.get(id(self))
+        if snapshot is None:
+            return original_list(self, filters, max_results, next_token, include_planned_deletion)
+        listed = [copy.deepcopy(snapshot[name]) for name, secret in self.secrets.items()
+                  if name in snapshot and _matches(secret, filters)
+                  and (include_planned_deletion or not getattr(secret, "deleted_date", None))]
+        return self._get_secret_values_page_and_next_token(listed, max_results, next_token)
+
+    SecretsManagerBackend.list_secrets = list_secrets
+
+
+def listing_control(command: dict) -> None:
+    import copy
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    backend = secretsmanager_backends[DEFAULT_ACCOUNT][command.get("region", REGION)]
+    if command["op"] == "listing_snapshot":
+        LISTING_SNAPSHOT[id(backend)] = {name: copy.deepcopy(secret.to_dict())
+                                         for name, secret in backend.secrets.items()}
+    else:
+        LISTING_SNAPSHOT.pop(id(backend), None)
+
+
 class Control(BaseHTTPRequestHandler):
     """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API."""
 
@@ -414,6 +452,8 @@ class Control(BaseHTTPRequestHandler):
             ROOT_ROW.update({k: v for k, v in command.items() if k != "op"})
         elif audit_control(command):
             pass
+        elif op in LISTING_OPS:
+            listing_control(command)
         else:
             return self.send_error(400, f"unknown op {op}")
         self.send_response(204)
@@ -494,6 +534,7 @@ def start(args):
         credential_report_as_aws()
         last_use_as_aws()
         audit_sees_as_aws()
+        listing_as_of_a_moment_ago()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     threading.Thread(target=control.serve_forever, daemon=True).start()

@@ -138,6 +138,10 @@ enum Command {
         /// The active key its consumers use now, when the user has two.
         #[arg(long)]
         key_id: Option<String>,
+        /// Bind the user to the existing secret <prefix><user> although adopt did not bind it
+        /// there: check the secret's tags and resource policy (printed) first.
+        #[arg(long)]
+        reuse_secret: bool,
         /// Rotate every so many days (1 to 1000).
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=1000), conflicts_with = "schedule")]
         days: i64,
@@ -316,6 +320,7 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
             function_arn,
             create,
             key_id,
+            reuse_secret,
             days,
             schedule,
             dry_run,
@@ -330,6 +335,7 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
                     None => Schedule::Days(*days),
                 },
                 dry_run: *dry_run,
+                reuse_secret: *reuse_secret,
             };
             Ok(Report::Adopted(adopt::adopt(&rotator, &request).await?))
         }

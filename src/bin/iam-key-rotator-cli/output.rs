@@ -29,6 +29,26 @@ pub fn print(output: Output, report: &Report) {
                     println!("  - {}", step.detail);
                 }
             }
+            if let Some(reused) = &adoption.reused {
+                println!("Reusing the existing secret {}:", reused.arn);
+                let tags: Vec<String> = reused
+                    .tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "  tags: {}",
+                    if tags.is_empty() {
+                        "none".to_string()
+                    } else {
+                        tags.join(", ")
+                    }
+                );
+                println!("  {}", reused.policy);
+            }
+            if let Some(consumers) = &adoption.consumers {
+                println!("What the key's consumers must do: {consumers}");
+            }
         }
         (
             Output::Json,

@@ -1,0 +1,133 @@
+//! The retirement policy as a pure function of what IAM and the secret tell about the previous
+//! key: when it is deactivated, kept, deleted, or left to an operator.
+
+use std::time::SystemTime;
+
+use super::note::Note;
+use crate::config::RetirePolicy;
+use crate::services::{KeyStatus, KeyUsage};
+
+/// What the policy says about the previous key now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// In its grace period, or not inactive long enough to be deleted; or nothing to do now.
+    Wait,
+    /// Past its grace period but used within the quiet time: stays Active.
+    KeptInUse(KeyUsage),
+    Deactivate,
+    Delete,
+    /// Inactive, but no one recorded when it was deactivated: the wait before its deletion
+    /// starts now, and the note says so.
+    CountFromNow,
+    /// Active again after it was deactivated: someone switched it back on; never undone.
+    LeftAlone(String),
+    /// Nothing more to do: the key is gone, or deletion is left to the next rotation.
+    Finished,
+}
+
+/// What the sweep knows about the previous key.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub status: Option<KeyStatus>,
+    pub last_used: Option<&'a KeyUsage>,
+    /// When the current version was stored (the key was replaced).
+    pub rotated_at: SystemTime,
+    /// What the sweep (or finishSecret) recorded about this key before.
+    pub note: Option<Note>,
+    /// For a key brought under rotation by `adopt` (the previous version holds its id without
+    /// its secret part): when that version was made. Its consumers read the key from their own
+    /// settings, so only the quiet rule, counted from the adoption at the earliest, retires it.
+    pub adopted: Option<SystemTime>,
+}
+
+/// The policy, applied to an ordinary previous key's status and last use. `rotated_at` is when
+/// the current version was stored; `note` what the sweep recorded about this key before.
+pub fn decide(
+    status: Option<KeyStatus>,
+    last_used: Option<&KeyUsage>,
+    rotated_at: SystemTime,
+    note: Option<Note>,
+    policy: &RetirePolicy,
+    now: SystemTime,
+) -> Decision {
+    let facts = Facts {
+        status,
+        last_used,
+        rotated_at,
+        note,
+        adopted: None,
+    };
+    decide_on(&facts, policy, now)
+}
+
+/// The policy, applied to everything known about the previous key.
+pub fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision {
+    let Facts {
+        status,
+        last_used,
+        rotated_at,
+        note,
+        adopted,
+    } = *facts;
+    // finishSecret deactivates an ordinary previous key at rotation when there is no grace
+    // period; an adopted one, never.
+    let deactivated_at_rotation = adopted.is_none() && policy.deactivate_after.is_zero();
+    match status {
+        None => Decision::Finished,
+        Some(KeyStatus::Unknown) => Decision::Wait,
+        Some(KeyStatus::Active) => {
+            match note {
+                Some(Note::Deactivated(_) | Note::Done) => {
+                    return Decision::LeftAlone(
+                        "switched back on after the sweep deactivated it; left Active until the next rotation".into(),
+                    );
+                }
+                // Reported once; the note keeps every later sweep off it.
+                Some(Note::LeftAlone) => return Decision::Wait,
+                Some(Note::Adopted) | None => {}
+            }
+            if deactivated_at_rotation {
+                return Decision::LeftAlone(
+                    "Active although the policy deactivates it at rotation: switched back on by someone; left Active until the next rotation".into(),
+                );
+            }
+            if now < rotated_at + policy.deactivate_after {
+                return Decision::Wait;
+            }
+            if let Some(usage) = last_used
+                && now < usage.when + policy.quiet_for
+            {
+                return Decision::KeptInUse(usage.clone());
+            }
+            match adopted {
+                Some(at) if now < at.max(rotated_at) + policy.quiet_for => Decision::Wait,
+                _ => Decision::Deactivate,
+            }
+        }
+        Some(status @ (KeyStatus::Inactive | KeyStatus::Expired)) => {
+            let Some(delete_after) = policy.delete_after else {
+                return Decision::Finished;
+            };
+            let deactivated = match note {
+                Some(Note::Deactivated(at)) => at,
+                // Someone switched it back on and off again, or an older sweep finished with it:
+                // the next rotation removes it.
+                Some(Note::LeftAlone | Note::Done) => return Decision::Wait,
+                // IAM expired it, or finishSecret deactivated it: no later than the rotation.
+                _ if status == KeyStatus::Expired || deactivated_at_rotation => rotated_at,
+                // Deactivated by a sweep whose note this listing does not show yet, or by hand.
+                _ => return Decision::CountFromNow,
+            };
+            // A note only ever lengthens the wait: it counts from the latest of the three.
+            let mut since = deactivated.max(rotated_at);
+            if let Some(usage) = last_used {
+                since = since.max(usage.when);
+            }
+            if now >= since + delete_after {
+                Decision::Delete
+            } else {
+                Decision::Wait
+            }
+        }
+    }
+}
