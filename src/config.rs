@@ -88,6 +88,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The retirement policy as the sweep applies it. AWS shows a key's use up to `last_use_lag`
+    /// late, so "no use seen" for a shorter time proves nothing: the quiet time is never taken
+    /// shorter than that, or a key used moments ago could be switched off.
+    pub fn retirement(&self) -> RetirePolicy {
+        RetirePolicy {
+            quiet_for: self.retire.quiet_for.max(self.last_use_lag),
+            ..self.retire.clone()
+        }
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Config> {
         Config::from_lookup(|name| std::env::var(name).ok())

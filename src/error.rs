@@ -132,6 +132,16 @@ pub enum Error {
         actual: String,
     },
 
+    #[error(
+        "Secrets Manager started a rotation of secret {secret} at {started} (version {version}) and may still be running it: one attempt lasts up to 15 minutes, so taking it over now would race it. Run again after {settled}; `iam-key-rotator-cli status --secret-id {secret}` shows where it stands"
+    )]
+    RotationInFlight {
+        secret: String,
+        version: String,
+        started: String,
+        settled: String,
+    },
+
     #[error("cannot bring IAM user {user} under rotation: {reason}")]
     CannotAdopt { user: String, reason: String },
 
@@ -177,7 +187,7 @@ impl Error {
             | Error::PendingKeyUnusable { .. }
             | Error::StaleRotation { .. }
             | Error::WrongIdentity { .. } => Remedy::Operator,
-            Error::KeyNeverValid { .. } => Remedy::Retry,
+            Error::KeyNeverValid { .. } | Error::RotationInFlight { .. } => Remedy::Retry,
             Error::Aws { code, status, .. } => aws_remedy(code.as_deref(), *status),
         }
     }
@@ -200,6 +210,7 @@ impl Error {
             Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",
             Error::StaleRotation { .. } => "StaleRotation",
             Error::CannotAdopt { .. } => "CannotAdopt",
+            Error::RotationInFlight { .. } => "RotationInFlight",
             Error::KeyNeverValid { .. } => "KeyNeverValid",
             Error::WrongIdentity { .. } => "WrongIdentity",
             Error::Aws { .. } => "AwsError",

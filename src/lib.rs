@@ -9,6 +9,7 @@
 //! - [`audit`]: every key of the account against CIS; [`adopt`]: bringing a user under rotation;
 //! - [`sweep`]: after the rotation: retiring previous keys, watching every secret;
 //! - [`manual`]: rotations the CLI drives itself; [`status`] and [`change`]: what the CLI shows;
+//! - [`deployed`]: the settings a command run by hand acts with (the deployed function's);
 //! - [`config`], [`logging`], [`error`].
 
 pub mod adopt;
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod aws;
 pub mod change;
 pub mod config;
+pub mod deployed;
 pub mod error;
 pub mod event;
 pub mod lambda;

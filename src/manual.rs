@@ -1,7 +1,7 @@
 //! Rotations the CLI drives itself, playing Secrets Manager's part: it resumes a rotation left
 //! unfinished, restarts one that cannot finish, and never leaves a secret stuck behind it.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tracing::{info, warn};
 
@@ -11,7 +11,7 @@ use crate::event::{RotationEvent, Step};
 use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, SecretInfo, SecretStore,
 };
-use crate::steps::{CLI_ROTATION_TAG, Contract, Rotator};
+use crate::steps::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT, Rotator};
 
 /// How a `rotate` went.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct Rotation {
 /// a CLI run that crashed before storing its key) is resumed with its token; if it cannot finish,
 /// it is cancelled and a fresh rotation runs. A rotation that fails is cancelled before the error
 /// is returned, so the secret is never left with AWSPENDING for the next rotation to trip on.
+/// A rotation Secrets Manager started less than [`LONGEST_ATTEMPT`] ago is neither taken over nor
+/// cancelled (`RotationInFlight`): its attempt may still be running.
 pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
     rotator: &Rotator<S, I, K>,
     secret_id: &str,
@@ -37,6 +39,7 @@ pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
     let mut cancelled = Vec::new();
     let resumed = unfinished_token(&info);
     if let Some(token) = &resumed {
+        refuse_if_in_flight(rotator, &info, token, SystemTime::now()).await?;
         info!(%token, "resuming an unfinished rotation");
         match run_to_end(rotator, secret_id, token, deadline).await {
             Ok(()) => {
@@ -108,6 +111,45 @@ fn unfinished_token(info: &SecretInfo) -> Option<String> {
     }
     let noted = info.tag(CLI_ROTATION_TAG)?.split_once(' ')?.0;
     info.version(noted).is_none().then(|| noted.to_string())
+}
+
+/// Refuses to touch a rotation that Secrets Manager may still be running: one that no CLI run
+/// noted, whose token version was made less than [`LONGEST_ATTEMPT`] ago. A CLI run's rotation
+/// (its note names the token) is resumed at once: a same-token attempt racing it is safe, as
+/// Secrets Manager's own retries are.
+async fn refuse_if_in_flight<S: SecretStore, I: Iam, K: KeyChecker>(
+    rotator: &Rotator<S, I, K>,
+    info: &SecretInfo,
+    token: &str,
+    now: SystemTime,
+) -> Result<()> {
+    if noted_by_cli(info, token) {
+        return Ok(());
+    }
+    let versions = rotator.secrets().list_versions(&info.arn).await?;
+    let Some(started) = versions
+        .iter()
+        .find(|v| v.id == token)
+        .and_then(|v| v.created)
+    else {
+        return Ok(());
+    };
+    if now >= started + LONGEST_ATTEMPT {
+        return Ok(());
+    }
+    Err(Error::RotationInFlight {
+        secret: info.arn.clone(),
+        version: token.to_string(),
+        started: humantime::format_rfc3339_seconds(started).to_string(),
+        settled: humantime::format_rfc3339_seconds(started + LONGEST_ATTEMPT).to_string(),
+    })
+}
+
+/// Whether the CLI's note names `token`: a rotation a CLI run started.
+fn noted_by_cli(info: &SecretInfo, token: &str) -> bool {
+    info.tag(CLI_ROTATION_TAG)
+        .and_then(|note| note.split_once(' '))
+        .is_some_and(|(noted, _)| noted == token)
 }
 
 /// Errors after which a rotation's token can never succeed.

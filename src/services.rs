@@ -32,6 +32,8 @@ impl SecretVersion {
 pub struct SecretInfo {
     pub arn: String,
     pub rotation_enabled: bool,
+    /// The function rotation is attached to (it stays named when rotation is turned off).
+    pub rotation_lambda_arn: Option<String>,
     /// The versions that carry at least one label.
     pub versions: Vec<SecretVersion>,
     pub tags: Vec<(String, String)>,
@@ -58,6 +60,13 @@ impl SecretInfo {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The function that rotates this secret: rotation is on, and attached to it.
+    pub fn rotated_by(&self) -> Option<&str> {
+        self.rotation_lambda_arn
+            .as_deref()
+            .filter(|arn| self.rotation_enabled && !arn.is_empty())
+    }
 }
 
 /// A secret as ListSecrets shows it: no value, but its labels, rotation settings, dates and tags.
@@ -77,6 +86,13 @@ pub struct SecretSummary {
 impl SecretSummary {
     pub fn labelled(&self, label: &str) -> Option<&SecretVersion> {
         self.versions.iter().find(|v| v.has(label))
+    }
+
+    /// The function that rotates this secret: rotation is on, and attached to it.
+    pub fn rotated_by(&self) -> Option<&str> {
+        self.rotation_lambda_arn
+            .as_deref()
+            .filter(|arn| self.rotation_enabled && !arn.is_empty())
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {
@@ -212,6 +228,15 @@ pub enum Schedule {
     Days(i64),
     /// `rate(...)` or `cron(...)`.
     Expression(String),
+}
+
+/// Lambda, to read the settings of the function deployed to rotate a secret.
+pub trait Functions: Send + Sync {
+    /// The function's environment variables (its configuration, never its code).
+    fn environment(
+        &self,
+        function_arn: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 }
 
 /// IAM's credential report: one CSV row per user, and when AWS made it.

@@ -3,9 +3,10 @@
 mod support;
 
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use support::{Bed, moto};
+use support::{Bed, Moto, moto};
 
 fn cli(args: &[&str]) -> Output {
     cli_with(&[], args)
@@ -187,10 +188,32 @@ async fn exit_codes_tell_a_script_what_went_wrong() {
 }
 
 #[tokio::test]
+async fn rotate_never_takes_over_a_rotation_secrets_manager_began_moments_ago() {
+    let bed = Bed::new().await;
+    let in_flight = bed.start_rotation().await;
+    let before = bed.snapshot().await;
+
+    let out = cli(&["rotate", "--secret-id", &bed.secret_arn, "--output", "json"]);
+
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"]["type"], "RotationInFlight");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&in_flight)
+    );
+    assert_eq!(bed.snapshot().await, before, "nothing was changed");
+    assert_eq!(bed.unfinished_rotation().await, Some(in_flight));
+}
+
+#[tokio::test]
 async fn rotate_finishes_a_rotation_left_unfinished_instead_of_refusing() {
     let bed = Bed::new().await;
     // Secrets Manager started a rotation that never ran: the next scheduled one would be refused.
     let stuck = bed.start_rotation().await;
+    bed.began_long_ago(&stuck);
 
     let out = cli(&["rotate", "--secret-id", &bed.secret_arn, "--output", "json"]);
 
@@ -212,6 +235,7 @@ async fn rotate_restarts_a_rotation_whose_new_key_was_deleted() {
     bed.run_step(iam_key_rotator::Step::CreateSecret, &stuck)
         .await
         .unwrap();
+    bed.began_long_ago(&stuck);
     let pending_key = bed.value("AWSPENDING").await["AccessKeyId"]
         .as_str()
         .unwrap()
@@ -370,4 +394,146 @@ async fn sweep_retire_and_revoke_previous_from_the_command_line() {
         keys.contains(&(current, "Inactive".to_string())),
         "{keys:?}"
     );
+}
+
+/// A server whose rotation function is deployed with the template's grace period (24h).
+fn deployed_with_grace() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start(&["--function-env", "ROTATOR_DEACTIVATE_AFTER=24h"]))
+}
+
+/// Attaches the server's function to the bed's secret as `rotate-secret` does, leaving no
+/// rotation in flight (the server runs no function here).
+async fn rotated_by_the_function(bed: &Bed) {
+    let token = bed.start_rotation().await;
+    bed.sm
+        .update_secret_version_stage()
+        .secret_id(&bed.secret_arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&token)
+        .send()
+        .await
+        .expect("UpdateSecretVersionStage");
+}
+
+#[tokio::test]
+async fn rotate_acts_with_the_policy_of_the_function_that_rotates_the_secret() {
+    let moto = deployed_with_grace();
+    let bed = Bed::new_on(moto).await;
+    rotated_by_the_function(&bed).await;
+
+    let out = moto
+        .cli()
+        .args(["rotate", "--secret-id", &bed.secret_arn, "--output", "json"])
+        .output()
+        .expect("the CLI runs");
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policy = &report["policies"][0];
+    assert_eq!(policy["source"], "function", "{report}");
+    assert_eq!(policy["function_arn"], moto.rotation_lambda_arn.as_str());
+    assert_eq!(policy["deactivate_after"], "1day");
+    assert_eq!(
+        bed.active_keys().await.len(),
+        2,
+        "the deployed grace period keeps the old key Active for its consumers"
+    );
+    assert!(bed.active_keys().await.contains(&bed.first_key));
+}
+
+#[tokio::test]
+async fn this_shells_settings_win_over_the_functions_and_the_cli_says_so() {
+    let moto = deployed_with_grace();
+    let bed = Bed::new_on(moto).await;
+    rotated_by_the_function(&bed).await;
+
+    let out = moto
+        .cli()
+        .args(["rotate", "--secret-id", &bed.secret_arn])
+        .env("ROTATOR_DEACTIVATE_AFTER", "0")
+        .output()
+        .expect("the CLI runs");
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "Policy: the settings of {}",
+            moto.rotation_lambda_arn
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("set here: ROTATOR_DEACTIVATE_AFTER"),
+        "{stdout}"
+    );
+    assert!(!bed.active_keys().await.contains(&bed.first_key));
+}
+
+#[tokio::test]
+async fn a_secret_no_function_rotates_keeps_the_clis_own_policy_and_says_so() {
+    let bed = Bed::new().await;
+
+    let out = cli(&["rotate", "--secret-id", &bed.secret_arn, "--output", "json"]);
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["policies"][0]["source"], "own", "{report}");
+    assert_eq!(report["policies"][0]["deactivate_after"], "0s");
+    let sweep = cli(&["sweep", "--output", "json"]);
+    let swept: Value = serde_json::from_slice(&sweep.stdout).unwrap();
+    assert!(
+        swept["covers"]
+            .as_str()
+            .unwrap()
+            .starts_with("every secret of the account"),
+        "{swept}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_used_moments_ago_is_never_switched_off_although_aws_shows_the_use_late() {
+    // The quiet time is 1 s, but AWS shows a use up to 30 s late here (ROTATOR_LAST_USE_LAG).
+    let policy = [
+        ("ROTATOR_DEACTIVATE_AFTER", "1s"),
+        ("ROTATOR_QUIET_FOR", "1s"),
+        ("ROTATOR_LAST_USE_LAG", "30s"),
+        ("ROTATOR_SECRET_NAME_PREFIX", "iam-keys/"),
+    ];
+    let bed = Bed::new().await;
+    rotated_by_the_function(&bed).await;
+    let old = bed.first_key.clone();
+    let out = cli_with(&policy, &["rotate", "--secret-id", &bed.secret_arn]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A consumer used the old key, and AWS shows that use (a second late) ...
+    moto().control(json!({"op": "last_use_delay", "key_id": old, "seconds": 1}));
+    bed.use_key(&old, &bed.first_secret).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let shown = bed
+        .iam
+        .get_access_key_last_used()
+        .access_key_id(&old)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .access_key_last_used()
+            .is_some_and(|u| u.last_used_date().is_some())
+    );
+    // ... then uses it again, which AWS does not show yet.
+    moto().control(json!({"op": "last_use_delay", "key_id": old, "seconds": 60}));
+    bed.use_key(&old, &bed.first_secret).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let out = cli_with(
+        &policy,
+        &["sweep", "--secret-id", &bed.secret_arn, "--output", "json"],
+    );
+
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["actions"][0]["action"], "kept_in_use", "{report}");
+    assert!(bed.active_keys().await.contains(&old));
 }

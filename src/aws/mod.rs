@@ -1,5 +1,6 @@
 //! The AWS SDK adapters behind the service traits, and the SDK configuration they share.
 
+mod functions;
 mod iam;
 mod secrets_manager;
 mod sts;
@@ -13,6 +14,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub use functions::LambdaFunctions;
 pub use iam::IamClient;
 pub use secrets_manager::SecretsManagerClient;
 pub use sts::StsKeyChecker;

@@ -47,6 +47,7 @@ impl SecretStore for SecretsManagerClient {
         Ok(SecretInfo {
             arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: out.rotation_lambda_arn().map(str::to_string),
             versions,
             tags: tag_pairs(out.tags()),
         })

@@ -112,6 +112,7 @@ impl FakeSecrets {
         SecretInfo {
             arn: String::new(),
             rotation_enabled: state.rotation_enabled,
+            rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
         }
@@ -166,6 +167,7 @@ impl SecretStore for FakeSecrets {
         Ok(SecretInfo {
             arn: secret_id.to_string(),
             rotation_enabled: state.rotation_enabled,
+            rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
         })

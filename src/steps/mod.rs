@@ -11,6 +11,7 @@ mod test_secret;
 mod values;
 
 pub use create_secret::CLI_ROTATION_TAG;
+pub use room::LONGEST_ATTEMPT;
 
 use std::time::Instant;
 

@@ -68,7 +68,7 @@ pub fn look(
         .iter()
         .find(|v| v.has(AWSPENDING) && !v.has(AWSCURRENT))
         .map(|v| v.id.clone());
-    let visit = managed && unfinished.is_none() && has_work(secret, &config.retire, now);
+    let visit = managed && unfinished.is_none() && has_work(secret, &config.retirement(), now);
     Look {
         findings,
         managed,
@@ -103,7 +103,7 @@ fn has_work(secret: &SecretSummary, policy: &RetirePolicy, now: SystemTime) -> b
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the same function whatever the qualifier.
-fn same_function(a: &str, b: &str) -> bool {
+pub fn same_function(a: &str, b: &str) -> bool {
     let unqualified = |arn: &str| arn.split(':').take(7).collect::<Vec<_>>().join(":");
     unqualified(a) == unqualified(b)
 }

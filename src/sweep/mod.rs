@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore, SecretSummary};
 use crate::steps::Rotator;
 
+pub use listing::same_function;
 pub use note::NOTE_TAG;
 pub use policy::{Decision, decide};
 pub use retire::retire;

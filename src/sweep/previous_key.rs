@@ -111,7 +111,7 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
         note,
         adopted: adopted.then(|| stored.unwrap_or(rotated_at)),
     };
-    let decision = decide_on(&facts, &rotator.config().retire, now);
+    let decision = decide_on(&facts, &rotator.config().retirement(), now);
     let decision = confirm(
         rotator, secret, version, &user, &key_id, decision, facts, now,
     )
@@ -174,7 +174,7 @@ async fn confirm<S: SecretStore, I: Iam, K: KeyChecker>(
             note,
             ..facts
         },
-        &rotator.config().retire,
+        &rotator.config().retirement(),
         now,
     );
     Ok(match again {
@@ -204,7 +204,7 @@ async fn act<S: SecretStore, I: Iam, K: KeyChecker>(
         reason,
         last_used,
     };
-    let policy = &rotator.config().retire;
+    let policy = &rotator.config().retirement();
     let note = match decision {
         Decision::Wait => return Ok(()),
         Decision::KeptInUse(usage) => {

@@ -49,6 +49,11 @@ impl World {
     }
 
     async fn with_policy(retire: RetirePolicy) -> World {
+        // AWS shows a use up to an hour late here: the scenarios below give each use as shown.
+        World::with_lag(retire, HOUR).await
+    }
+
+    async fn with_lag(retire: RetirePolicy, last_use_lag: Duration) -> World {
         let iam = FakeIam::default();
         iam.add_user("ci-bot", "/rotated/");
         let old = iam.create_key("ci-bot").await.unwrap();
@@ -84,6 +89,7 @@ impl World {
             user_path_prefix: "/rotated/".into(),
             secret_name_prefix: "iam-keys/".into(),
             retire,
+            last_use_lag,
             test_first_delay: Duration::from_millis(1),
             test_max_delay: Duration::from_millis(2),
             ..Config::default()
@@ -177,6 +183,36 @@ async fn a_previous_key_still_in_use_is_kept_and_reported_every_time() {
         assert!(report.findings[0].detail.contains("eu-west-1"));
     }
     assert_eq!(world.status_of(&world.old_key), Some(Active));
+}
+
+#[tokio::test]
+async fn a_quiet_time_shorter_than_aws_takes_to_show_a_use_never_switches_off_a_key_in_use() {
+    // QuietFor 10 minutes, but AWS shows a use up to 4 hours late: a use shown an hour ago may
+    // hide one made a minute ago, so an hour without a use shown proves nothing yet.
+    let world = World::with_lag(
+        RetirePolicy {
+            quiet_for: HOUR / 6,
+            ..policy()
+        },
+        4 * HOUR,
+    )
+    .await;
+    let now = world.rotated + 2 * HOUR;
+    world.used_at(&world.old_key, now - HOUR);
+
+    let report = world.sweep_at(now).await;
+
+    assert_eq!(actions(&report), [("kept_in_use", world.old_key.as_str())]);
+    assert_eq!(world.status_of(&world.old_key), Some(Active));
+    assert!(
+        report.findings[0].detail.contains("4h"),
+        "{:?}",
+        report.findings
+    );
+    // Once no use has shown for as long as AWS may take to show one, it goes.
+    let later = now - HOUR + 4 * HOUR + Duration::from_secs(60);
+    let report = world.sweep_at(later).await;
+    assert_eq!(actions(&report), [("deactivated", world.old_key.as_str())]);
 }
 
 #[tokio::test]

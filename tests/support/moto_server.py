@@ -446,6 +446,13 @@ class Control(BaseHTTPRequestHandler):
                 user.password_last_used = ago(command["password_last_used_days_ago"])
             if "mfa" in command:
                 user.mfa_devices = {"arn:aws:iam::mfa/test": object()} if command["mfa"] else {}
+        elif op == "version_created":
+            # AWS dates a version when RotateSecret (or PutSecretValue) made it; a test backdates
+            # one to play a rotation begun long ago, which no attempt can still be running.
+            from moto.secretsmanager.models import secretsmanager_backends
+            secrets = secretsmanager_backends[DEFAULT_ACCOUNT][command.get("region", REGION)].secrets
+            version = secrets[command["secret"]].versions[command["version"]]
+            version["createdate"] = int(time.time()) - int(command["seconds_ago"])
         elif op == "last_use_delay":
             LAST_USE_DELAY[command["key_id"]] = command["seconds"]
         elif op == "root":
@@ -560,20 +567,26 @@ def start(args):
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("bootstrap", "")
+    # The function's configured environment is what it runs with, as on AWS: the CLI reads it back
+    # (GetFunctionConfiguration) to act with the deployed policy.
+    settings = {name: value for name, value in os.environ.items()
+                if name.startswith(("ROTATOR_", "RUST_LOG", "AWS_LAMBDA_LOG"))}
+    settings.update(item.split("=", 1) for item in args.function_env)
     function_arn = boto3.client("lambda", **session).create_function(
         FunctionName=FUNCTION_NAME, Runtime="provided.al2023", Role=role,
-        Handler="bootstrap", Code={"ZipFile": package.getvalue()})["FunctionArn"]
+        Handler="bootstrap", Code={"ZipFile": package.getvalue()},
+        Environment={"Variables": settings})["FunctionArn"]
 
     service = None
     if args.function_binary:
         env = {name: value for name, value in os.environ.items()
-               if name in ("PATH", "HOME", "RUST_BACKTRACE") or name.startswith(("ROTATOR_", "RUST_LOG", "AWS_LAMBDA_LOG"))}
+               if name in ("PATH", "HOME", "RUST_BACKTRACE")}
+        env.update(settings)
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         })
-        env.update(item.split("=", 1) for item in args.function_env)
         service = LambdaService(args.function_binary, env, args.function_log, args.invocations, args.timeout)
         # With use_docker off, moto hands every invocation to its "simple" backend: catch ours there.
         original_invoke = LambdaSimpleBackend.invoke

@@ -2,6 +2,7 @@
 
 mod output;
 mod report;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +12,12 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use iam_key_rotator::aws::{self, AwsRotator};
 use iam_key_rotator::change::Change;
+use iam_key_rotator::deployed;
 use iam_key_rotator::services::Schedule;
 use iam_key_rotator::status::{Status, status};
 use iam_key_rotator::{Config, Error, RotationEvent, adopt, audit, logging, manual, sweep};
 use serde_json::{Value, json};
+use settings::Context;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -29,8 +32,11 @@ Exit codes:
   7  audit: a secret under the prefix could not be read (KMS, access): the audit is incomplete;
      see its unreadable-secret findings (7 wins over 6)
 
-Settings come from the same environment variables as the Lambda (ROTATOR_*), and AWS
-credentials, region and endpoint the usual way (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).";
+Settings: for a secret that a function rotates, that function's ROTATOR_* settings
+(lambda:GetFunctionConfiguration; the template's defaults if they cannot be read), except those
+set in this shell, which win; for any other secret, this shell's ROTATOR_* and the built-in
+defaults. Every command says which it applied. AWS credentials, region and endpoint come the
+usual way (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).";
 
 /// Rotate IAM user access keys kept in Secrets Manager, outside Lambda.
 #[derive(Parser)]
@@ -203,8 +209,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     match runtime.block_on(run(&cli)) {
-        Ok(report) => {
-            output::print(cli.output, &report);
+        Ok((report, context)) => {
+            output::print(cli.output, &report, &context);
             if let Report::Audited(audit) = &report
                 && audit.is_incomplete()
             {
@@ -279,16 +285,28 @@ pub enum Report {
     Shown(Status),
 }
 
-async fn run(cli: &Cli) -> Result<Report, Error> {
-    let config = Config::from_env()?;
-    let budget = config.test_budget;
+/// Runs the command; says which settings it applied and what it covered.
+async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
     let sdk = aws::load_sdk_config().await;
-    let rotator = aws::rotator(&sdk, config);
+    let acted = |report: Report, applied: deployed::Applied| {
+        let context = Context {
+            policies: vec![applied],
+            covers: None,
+        };
+        Ok((report, context))
+    };
     match &cli.command {
         Command::Rotate {
             secret_id,
             revoke_previous,
-        } => rotate(&rotator, secret_id, budget, *revoke_previous).await,
+        } => {
+            let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
+            let budget = applied.config.test_budget;
+            acted(
+                rotate(&rotator, secret_id, budget, *revoke_previous).await?,
+                applied,
+            )
+        }
         Command::Sweep {
             secret_id,
             dry_run,
@@ -300,11 +318,19 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
                 deep: *deep,
                 function_arn: None,
             };
-            Ok(Report::Swept(
-                sweep::sweep(&rotator, &options, SystemTime::now()).await?,
-            ))
+            let now = SystemTime::now();
+            let Some(secret_id) = secret_id else {
+                let (report, context) = settings::sweep_account(&sdk, &options, now).await?;
+                return Ok((Report::Swept(report), context));
+            };
+            let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
+            acted(
+                Report::Swept(sweep::sweep(&rotator, &options, now).await?),
+                applied,
+            )
         }
         Command::Audit { report_file, .. } => {
+            let rotator = aws::rotator(&sdk, Config::from_env()?);
             let csv = match report_file {
                 Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
                     Error::InvalidEvent(format!("cannot read {}: {e}", path.display()))
@@ -313,7 +339,11 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
             };
             let audit =
                 audit::audit(&rotator, csv, SystemTime::now(), |line| eprintln!("{line}")).await?;
-            Ok(Report::Audited(Box::new(audit)))
+            let context = Context {
+                policies: Vec::new(),
+                covers: Some(settings::covers(&rotator.config().secret_name_prefix)),
+            };
+            Ok((Report::Audited(Box::new(audit)), context))
         }
         Command::Adopt {
             user,
@@ -337,26 +367,43 @@ async fn run(cli: &Cli) -> Result<Report, Error> {
                 dry_run: *dry_run,
                 reuse_secret: *reuse_secret,
             };
-            Ok(Report::Adopted(adopt::adopt(&rotator, &request).await?))
+            // The secret is made for this function: its prefix, path and tag binding apply.
+            let (rotator, applied) = settings::for_function(&sdk, function_arn).await?;
+            acted(
+                Report::Adopted(adopt::adopt(&rotator, &request).await?),
+                applied,
+            )
         }
-        Command::Retire { secret_id, delete } => Ok(Report::Retired {
-            secret_id: secret_id.clone(),
-            actions: sweep::retire(&rotator, secret_id, *delete).await?,
-        }),
+        Command::Retire { secret_id, delete } => {
+            let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
+            let report = Report::Retired {
+                secret_id: secret_id.clone(),
+                actions: sweep::retire(&rotator, secret_id, *delete).await?,
+            };
+            acted(report, applied)
+        }
         Command::Step { event } => {
             let event = read_event(event)?;
+            let (rotator, applied) = settings::for_secret(&sdk, &event.secret_id).await?;
+            let budget = applied.config.test_budget;
             rotator
                 .run(&event, Instant::now() + budget + Duration::from_secs(60))
                 .await?;
-            Ok(Report::Stepped { event })
+            acted(Report::Stepped { event }, applied)
         }
-        Command::Status { secret_id } => Ok(Report::Shown(
-            status(rotator.secrets(), rotator.iam(), secret_id).await?,
-        )),
-        Command::Cancel { secret_id } => Ok(Report::Cancelled {
-            secret_id: secret_id.clone(),
-            changes: manual::cancel(&rotator, secret_id).await?,
-        }),
+        Command::Status { secret_id } => {
+            let rotator = aws::rotator(&sdk, Config::from_env()?);
+            let shown = status(rotator.secrets(), rotator.iam(), secret_id).await?;
+            Ok((Report::Shown(shown), Context::default()))
+        }
+        Command::Cancel { secret_id } => {
+            let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
+            let report = Report::Cancelled {
+                secret_id: secret_id.clone(),
+                changes: manual::cancel(&rotator, secret_id).await?,
+            };
+            acted(report, applied)
+        }
     }
 }
 

@@ -1,17 +1,72 @@
 //! Printing what a command did: JSON for scripts, text for people.
 
 use iam_key_rotator::audit;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::settings::Context;
 use crate::{Output, Report, report};
 
-pub fn print(output: Output, report: &Report) {
+/// Prints the report, with the settings the command applied and what it covered (`context`):
+/// as fields of the JSON object, as lines before a text report, on standard error beside CSV
+/// and HTML (which have no room for them).
+pub fn print(output: Output, report: &Report, context: &Context) {
+    match output {
+        Output::Json => {
+            let mut value = json_of(report);
+            if let (Value::Object(fields), Value::Object(said)) = (&mut value, json!(context)) {
+                fields.extend(said);
+            }
+            println!("{value}");
+        }
+        Output::Csv | Output::Html => {
+            for line in context.lines() {
+                eprintln!("{line}");
+            }
+            print_text(output, report);
+        }
+        Output::Text => {
+            for line in context.lines() {
+                println!("{line}");
+            }
+            print_text(output, report);
+        }
+    }
+}
+
+fn json_of(report: &Report) -> Value {
+    match report {
+        Report::Audited(audit) => json!(audit),
+        Report::Adopted(adoption) => json!(adoption),
+        Report::Rotated {
+            rotation,
+            retired,
+            before,
+            after,
+        } => {
+            let mut changes = rotation.cancelled.clone();
+            changes.extend(report::changes(before, after));
+            json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
+                   "changes": changes, "retired": retired, "before": before, "after": after})
+        }
+        Report::Cancelled { secret_id, changes } => {
+            json!({"secret_id": secret_id, "changes": changes})
+        }
+        Report::Swept(swept) => json!(swept),
+        Report::Retired { secret_id, actions } => {
+            json!({"secret_id": secret_id, "actions": actions})
+        }
+        Report::Stepped { event } => {
+            json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
+        }
+        Report::Shown(status) => json!(status),
+    }
+}
+
+fn print_text(output: Output, report: &Report) {
     match (output, report) {
-        (Output::Json, Report::Audited(audit)) => println!("{}", json!(audit)),
         (Output::Csv, Report::Audited(audit)) => print!("{}", audit::to_csv(audit)),
         (Output::Html, Report::Audited(audit)) => print!("{}", audit::to_html(audit)),
         (_, Report::Audited(audit)) => print!("{}", audit::to_text(audit)),
-        (Output::Json, Report::Adopted(adoption)) => println!("{}", json!(adoption)),
         (_, Report::Adopted(adoption)) => {
             if adoption.plan.is_empty() {
                 println!(
@@ -50,30 +105,6 @@ pub fn print(output: Output, report: &Report) {
                 println!("What the key's consumers must do: {consumers}");
             }
         }
-        (
-            Output::Json,
-            Report::Rotated {
-                rotation,
-                retired,
-                before,
-                after,
-            },
-        ) => {
-            let mut changes = rotation.cancelled.clone();
-            changes.extend(report::changes(before, after));
-            println!(
-                "{}",
-                json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
-                       "changes": changes, "retired": retired, "before": before, "after": after})
-            )
-        }
-        (Output::Json, Report::Cancelled { secret_id, changes }) => {
-            println!("{}", json!({"secret_id": secret_id, "changes": changes}))
-        }
-        (Output::Json, Report::Swept(swept)) => println!("{}", json!(swept)),
-        (Output::Json, Report::Retired { secret_id, actions }) => {
-            println!("{}", json!({"secret_id": secret_id, "actions": actions}))
-        }
         (_, Report::Swept(swept)) => print!("{}", report::sweep_table(swept)),
         (_, Report::Retired { secret_id, actions }) => {
             if actions.is_empty() {
@@ -83,11 +114,6 @@ pub fn print(output: Output, report: &Report) {
                 println!("{} key {} of {secret_id}: {}", a.action, a.key_id, a.reason);
             }
         }
-        (Output::Json, Report::Stepped { event }) => println!(
-            "{}",
-            json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
-        ),
-        (Output::Json, Report::Shown(status)) => println!("{}", json!(status)),
         (
             _,
             Report::Rotated {

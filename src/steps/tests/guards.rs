@@ -333,9 +333,43 @@ async fn a_cli_rotation_that_fails_half_way_is_cancelled_and_leaves_nothing_stuc
 }
 
 #[tokio::test]
+async fn a_cli_rotation_never_takes_over_one_secrets_manager_may_still_be_running() {
+    let world = World::new().await;
+    // Secrets Manager began this rotation moments ago; its attempt may still be under way.
+    world.run(Step::CreateSecret).await.unwrap();
+    let before = (world.keys(), world.secrets.describe_now().versions);
+    let writes = world.writes();
+
+    let err = manual::rotate(&world.rotator, SECRET, far_deadline())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind(), "RotationInFlight");
+    assert_eq!(
+        err.remedy(),
+        crate::error::Remedy::Retry,
+        "exit 5: run again later"
+    );
+    assert!(err.to_string().contains(TOKEN), "{err}");
+    assert_eq!(world.writes(), writes, "nothing was changed");
+    assert_eq!(
+        (world.keys(), world.secrets.describe_now().versions),
+        before
+    );
+
+    // Once no attempt of it can still be running, the CLI takes it over and finishes it.
+    world.started_long_ago(TOKEN);
+    let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
+        .await
+        .unwrap();
+    assert_eq!(rotation.resumed.as_deref(), Some(TOKEN));
+}
+
+#[tokio::test]
 async fn a_cli_rotation_resumes_one_left_unfinished_and_finishes_it() {
     let world = World::new().await;
     world.run(Step::CreateSecret).await.unwrap();
+    world.started_long_ago(TOKEN);
     let pending_key = world.value_of(TOKEN)["AccessKeyId"].clone();
 
     let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
@@ -351,6 +385,7 @@ async fn a_cli_rotation_resumes_one_left_unfinished_and_finishes_it() {
 async fn a_cli_rotation_restarts_one_that_cannot_finish() {
     let world = World::new().await;
     world.run(Step::CreateSecret).await.unwrap();
+    world.started_long_ago(TOKEN);
     let pending_key = world.value_of(TOKEN)["AccessKeyId"]
         .as_str()
         .unwrap()

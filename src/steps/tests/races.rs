@@ -125,8 +125,19 @@ async fn a_retry_overlapping_a_slow_attempt_of_the_same_rotation_never_breaks_th
 
 #[tokio::test]
 async fn the_cli_rotating_beside_a_scheduled_rotation_never_breaks_the_secret() {
+    // A rotation begun moments ago (the CLI refuses it) and one stuck for longer than an attempt
+    // can run (the CLI takes it over while Secrets Manager's retry runs).
+    for long_ago in [false, true] {
+        the_cli_rotating_beside_a_scheduled_rotation(long_ago).await;
+    }
+}
+
+async fn the_cli_rotating_beside_a_scheduled_rotation(long_ago: bool) {
     for pause_at in 1.. {
         let world = World::new().await;
+        if long_ago {
+            world.started_long_ago(TOKEN);
+        }
         let gate = Gate::pause_at(pause_at);
         let scheduled = gated_rotator(&world, &gate);
         let reached = interleave(
@@ -141,7 +152,8 @@ async fn the_cli_rotating_beside_a_scheduled_rotation_never_breaks_the_secret() 
             assert!(pause_at > 10, "the attempt made only {pause_at} calls");
             break;
         }
-        let moment = format!("scheduled rotation paused at call {pause_at}");
+        let moment =
+            format!("scheduled rotation (begun long ago: {long_ago}) paused at call {pause_at}");
         assert_healthy(&world, &moment);
         settle(&world, TOKEN).await;
         assert_healthy(&world, &moment);

@@ -1,0 +1,41 @@
+//! Lambda through the AWS SDK: the environment of the function that rotates a secret.
+
+use aws_config::SdkConfig;
+use aws_sdk_lambda::Client;
+
+use super::aws_error;
+use crate::error::Result;
+use crate::services::Functions;
+
+pub struct LambdaFunctions {
+    client: Client,
+}
+
+impl LambdaFunctions {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        LambdaFunctions {
+            client: Client::new(sdk),
+        }
+    }
+}
+
+impl Functions for LambdaFunctions {
+    async fn environment(&self, function_arn: &str) -> Result<Vec<(String, String)>> {
+        let out = self
+            .client
+            .get_function_configuration()
+            .function_name(function_arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunctionConfiguration", e))?;
+        let mut variables: Vec<(String, String)> = out
+            .environment()
+            .and_then(|e| e.variables())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        variables.sort();
+        Ok(variables)
+    }
+}
