@@ -124,7 +124,7 @@ def sweep_figures(binary: str) -> list:
         ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
          "--function-env", "ROTATOR_SECRET_NAME_PREFIX=iam-keys/",
          "--function-env", "ROTATOR_DEACTIVATE_AFTER=1h", "--function-env", "ROTATOR_QUIET_FOR=1h",
-         "--function-env", "ROTATOR_LAST_USE_LAG=1h"]))
+         "--function-env", "ROTATOR_LAST_USE_LAG=0"]))
     from moto.secretsmanager.models import secretsmanager_backends
     backend = secretsmanager_backends["123456789012"]["us-east-1"]
     try:

@@ -101,8 +101,9 @@ def main() -> int:
 
 
 # The retirement policy of the local demo, in seconds instead of the template's hours. moto shows a
-# key's use at once, AWS up to 4 hours late: the quiet time is never shorter than ROTATOR_LAST_USE_LAG.
-POLICY = {"ROTATOR_DEACTIVATE_AFTER": "3s", "ROTATOR_QUIET_FOR": "2s", "ROTATOR_LAST_USE_LAG": "1s",
+# key's use at once, AWS up to 4 hours late, which ROTATOR_LAST_USE_LAG
+# adds to the quiet time; moto has no lag to wait out.
+POLICY = {"ROTATOR_DEACTIVATE_AFTER": "3s", "ROTATOR_QUIET_FOR": "2s", "ROTATOR_LAST_USE_LAG": "0",
           "ROTATOR_SECRET_NAME_PREFIX": "iam-keys/"}
 
 

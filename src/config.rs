@@ -27,6 +27,21 @@ pub const SECRET_NAME_PREFIX_VAR: &str = "ROTATOR_SECRET_NAME_PREFIX";
 /// When set, every new version also carries the SES SMTP credentials for this region.
 pub const SES_SMTP_REGION_VAR: &str = "ROTATOR_SES_SMTP_REGION";
 
+/// Every setting, by its variable's name.
+pub const VARIABLES: [&str; 11] = [
+    TEST_BUDGET_VAR,
+    TEST_FIRST_DELAY_VAR,
+    TEST_MAX_DELAY_VAR,
+    USER_PATH_PREFIX_VAR,
+    USER_TAG_VAR,
+    DEACTIVATE_AFTER_VAR,
+    QUIET_FOR_VAR,
+    DELETE_AFTER_VAR,
+    LAST_USE_LAG_VAR,
+    SECRET_NAME_PREFIX_VAR,
+    SES_SMTP_REGION_VAR,
+];
+
 /// What happens to the previous key after a rotation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetirePolicy {
@@ -89,11 +104,11 @@ impl Default for Config {
 
 impl Config {
     /// The retirement policy as the sweep applies it. AWS shows a key's use up to `last_use_lag`
-    /// late, so "no use seen" for a shorter time proves nothing: the quiet time is never taken
-    /// shorter than that, or a key used moments ago could be switched off.
+    /// late, so only the time before that is known: a key counts as quiet once no use has shown
+    /// for `quiet_for` on top of the lag, or a key used moments ago could be switched off.
     pub fn retirement(&self) -> RetirePolicy {
         RetirePolicy {
-            quiet_for: self.retire.quiet_for.max(self.last_use_lag),
+            quiet_for: self.retire.quiet_for + self.last_use_lag,
             ..self.retire.clone()
         }
     }

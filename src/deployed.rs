@@ -6,7 +6,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{Config, DEACTIVATE_AFTER_VAR, DELETE_AFTER_VAR, QUIET_FOR_VAR, RetirePolicy};
+use crate::config::{
+    Config, DEACTIVATE_AFTER_VAR, DELETE_AFTER_VAR, LAST_USE_LAG_VAR, QUIET_FOR_VAR, RetirePolicy,
+    USER_PATH_PREFIX_VAR, USER_TAG_VAR, VARIABLES,
+};
 use crate::error::Result;
 use crate::services::Functions;
 
@@ -14,11 +17,15 @@ use crate::services::Functions;
 const PREFIX: &str = "ROTATOR_";
 
 /// What `template.yaml` deploys when its parameters are left alone: a grace period, never an
-/// immediate deactivation. Used when a function rotates the secret but its settings cannot be read.
-const TEMPLATE_DEFAULTS: [(&str, &str); 3] = [
+/// immediate deactivation, and its scope (the user path, users bound to their secret by tag).
+/// Used when a function rotates the secret but its settings cannot be read.
+const TEMPLATE_DEFAULTS: [(&str, &str); 6] = [
     (DEACTIVATE_AFTER_VAR, "24h"),
     (QUIET_FOR_VAR, "24h"),
     (DELETE_AFTER_VAR, "7d"),
+    (LAST_USE_LAG_VAR, "4h"),
+    (USER_PATH_PREFIX_VAR, "/rotated/"),
+    (USER_TAG_VAR, "iam-key-rotator:secret"),
 ];
 
 /// Where the settings came from.
@@ -28,7 +35,7 @@ pub enum Source {
     /// The settings of the function that rotates the secret (GetFunctionConfiguration).
     Function { function_arn: String },
     /// A function rotates the secret, but its settings could not be read (`why`): the template's
-    /// retirement defaults.
+    /// defaults.
     TemplateDefaults { function_arn: String, why: String },
     /// No function rotates the secret (or none was asked about): this shell's settings and the
     /// built-in defaults, since nothing else would retire its old key.
@@ -44,7 +51,7 @@ pub struct Applied {
     pub deactivate_after: String,
     pub quiet_for: String,
     pub delete_after: String,
-    /// The `ROTATOR_*` variables of this shell that won over the function's.
+    /// The `ROTATOR_*` variables set in this shell, which win over the function's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overridden: Vec<String>,
     #[serde(skip)]
@@ -101,8 +108,8 @@ impl fmt::Display for Applied {
     }
 }
 
-/// The settings to act with on a secret that `rotated_by` rotates (`None`: nothing does).
-/// `own` looks up this shell's environment; each variable it sets wins over the function's.
+/// The settings to act with on a secret that the function `rotated_by` rotates (`None`: none is
+/// attached). `own` looks up this shell's environment; each variable it sets wins.
 pub async fn settings_for<F: Functions>(
     functions: &F,
     rotated_by: Option<&str>,
@@ -136,10 +143,10 @@ pub async fn settings_for<F: Functions>(
             },
         ),
     };
-    let overridden: Vec<String> = deployed
+    let overridden: Vec<String> = VARIABLES
         .iter()
-        .map(|(name, _)| name.clone())
         .filter(|name| own(name).is_some())
+        .map(|name| name.to_string())
         .collect();
     let config = Config::from_lookup(|name| {
         own(name).or_else(|| {
@@ -226,6 +233,15 @@ mod tests {
 
         assert_eq!(applied.config.retire.deactivate_after, HOUR);
         assert_eq!(applied.overridden, ["ROTATOR_DEACTIVATE_AFTER"]);
+        // A variable the function does not set is named too: it still decides.
+        let applied = settings_for(
+            &function,
+            Some(FUNCTION),
+            shell(&[("ROTATOR_LAST_USE_LAG", "0")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(applied.overridden, ["ROTATOR_LAST_USE_LAG"]);
     }
 
     #[tokio::test]
@@ -237,6 +253,12 @@ mod tests {
         assert_eq!(applied.config.retire.deactivate_after, 24 * HOUR);
         assert_eq!(applied.config.retire.quiet_for, 24 * HOUR);
         assert_eq!(applied.config.retire.delete_after, Some(7 * 24 * HOUR));
+        // ... and its scope: a user outside the path, or not bound to the secret, is refused.
+        assert_eq!(applied.config.user_path_prefix, "/rotated/");
+        assert_eq!(
+            applied.config.user_tag.as_deref(),
+            Some("iam-key-rotator:secret")
+        );
         assert!(
             applied.to_string().contains("AccessDeniedException"),
             "{applied}"

@@ -133,7 +133,7 @@ pub enum Error {
     },
 
     #[error(
-        "Secrets Manager started a rotation of secret {secret} at {started} (version {version}) and may still be running it: one attempt lasts up to 15 minutes, so taking it over now would race it. Run again after {settled}; `iam-key-rotator-cli status --secret-id {secret}` shows where it stands"
+        "a rotation of secret {secret} began at {started} (version {version}) and may still be running: an attempt by Secrets Manager (or a CLI run that stopped after storing its key) lasts up to 15 minutes, so taking it over now would race it. Nothing was changed; run again after {settled}, or see where it stands with `iam-key-rotator-cli status --secret-id {secret}`"
     )]
     RotationInFlight {
         secret: String,

@@ -47,6 +47,7 @@ where
                 deep: event.deep,
                 function_arn: Some(invocation.context.invoked_function_arn.clone())
                     .filter(|arn| !arn.is_empty()),
+                only: None,
             };
             sweep::sweep(rotator, &options, SystemTime::now())
                 .await

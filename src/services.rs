@@ -61,11 +61,12 @@ impl SecretInfo {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The function that rotates this secret: rotation is on, and attached to it.
-    pub fn rotated_by(&self) -> Option<&str> {
+    /// The function rotation is attached to, whether rotation is on or paused: its deployment
+    /// decides how this secret's keys are treated.
+    pub fn rotation_function(&self) -> Option<&str> {
         self.rotation_lambda_arn
             .as_deref()
-            .filter(|arn| self.rotation_enabled && !arn.is_empty())
+            .filter(|arn| !arn.is_empty())
     }
 }
 
@@ -88,11 +89,12 @@ impl SecretSummary {
         self.versions.iter().find(|v| v.has(label))
     }
 
-    /// The function that rotates this secret: rotation is on, and attached to it.
-    pub fn rotated_by(&self) -> Option<&str> {
+    /// The function rotation is attached to, whether rotation is on or paused: its deployment
+    /// decides how this secret's keys are treated.
+    pub fn rotation_function(&self) -> Option<&str> {
         self.rotation_lambda_arn
             .as_deref()
-            .filter(|arn| self.rotation_enabled && !arn.is_empty())
+            .filter(|arn| !arn.is_empty())
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {

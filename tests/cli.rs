@@ -481,7 +481,7 @@ async fn a_secret_no_function_rotates_keeps_the_clis_own_policy_and_says_so() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["policies"][0]["source"], "own", "{report}");
     assert_eq!(report["policies"][0]["deactivate_after"], "0s");
-    let sweep = cli(&["sweep", "--output", "json"]);
+    let sweep = cli(&["sweep", "--dry-run", "--output", "json"]);
     let swept: Value = serde_json::from_slice(&sweep.stdout).unwrap();
     assert!(
         swept["covers"]

@@ -152,6 +152,7 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
     for name in [
         "ROTATOR_DEACTIVATE_AFTER",
         "ROTATOR_QUIET_FOR",
+        "ROTATOR_LAST_USE_LAG",
         "ROTATOR_DELETE_AFTER",
         "ROTATOR_SECRET_NAME_PREFIX",
     ] {

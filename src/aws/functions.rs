@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use aws_sdk_lambda::Client;
 
 use super::aws_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::services::Functions;
 
 pub struct LambdaFunctions {
@@ -28,6 +28,18 @@ impl Functions for LambdaFunctions {
             .send()
             .await
             .map_err(|e| aws_error("GetFunctionConfiguration", e))?;
+        // Lambda answers an error instead of the variables to a caller that may not decrypt them.
+        if let Some(error) = out.environment().and_then(|e| e.error()) {
+            return Err(Error::Aws {
+                operation: "GetFunctionConfiguration",
+                code: error.error_code().map(str::to_string),
+                status: None,
+                message: format!(
+                    "the function's environment could not be read: {}",
+                    error.message().unwrap_or("no reason given")
+                ),
+            });
+        }
         let mut variables: Vec<(String, String)> = out
             .environment()
             .and_then(|e| e.variables())

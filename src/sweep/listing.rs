@@ -103,7 +103,7 @@ fn has_work(secret: &SecretSummary, policy: &RetirePolicy, now: SystemTime) -> b
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the same function whatever the qualifier.
-pub fn same_function(a: &str, b: &str) -> bool {
+fn same_function(a: &str, b: &str) -> bool {
     let unqualified = |arn: &str| arn.split(':').take(7).collect::<Vec<_>>().join(":");
     unqualified(a) == unqualified(b)
 }

@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore, SecretSummary};
 use crate::steps::Rotator;
 
-pub use listing::same_function;
 pub use note::NOTE_TAG;
 pub use policy::{Decision, decide};
 pub use retire::retire;
@@ -136,6 +135,8 @@ pub struct Options {
     pub deep: bool,
     /// This function's ARN: a secret rotated by another function is reported, not swept.
     pub function_arn: Option<String>,
+    /// Only these secrets (ARNs), when given; the others are neither swept nor reported.
+    pub only: Option<Vec<String>>,
 }
 
 /// Sweeps every secret under the configured prefix. A secret that needs nothing costs no call
@@ -151,6 +152,9 @@ pub async fn sweep<S: SecretStore, I: Iam, K: KeyChecker>(
         .secrets()
         .list_secrets(&config.secret_name_prefix)
         .await?;
+    if let Some(only) = &options.only {
+        secrets.retain(|s| only.contains(&s.arn));
+    }
     if let Some(id) = &options.secret_id {
         secrets.retain(|s| s.arn == *id || s.name == *id);
         if secrets.is_empty() {

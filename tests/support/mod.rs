@@ -252,8 +252,9 @@ impl Bed {
         token
     }
 
-    /// Dates the version `token` (the rotation it began) 20 minutes back: longer than any attempt
-    /// of a rotation runs, so no attempt of it can still be under way.
+    /// Dates the version `token` (the rotation it began) 20 minutes back: longer than one attempt
+    /// runs, so the attempt that began it is over (a later retry with the same token is as safe
+    /// as Secrets Manager's own retries).
     pub fn began_long_ago(&self, token: &str) {
         self.moto.control(serde_json::json!({
             "op": "version_created", "secret": self.secret_arn, "version": token, "seconds_ago": 1200

@@ -317,6 +317,7 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
                 dry_run: *dry_run,
                 deep: *deep,
                 function_arn: None,
+                only: None,
             };
             let now = SystemTime::now();
             let Some(secret_id) = secret_id else {

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// What a command acted with: the settings it applied, and the secrets it looked at.
 #[derive(Debug, Default, Serialize)]
 pub struct Context {
-    /// One entry per rotation function whose settings were applied (none: no command on secrets).
+    /// One entry per rotation function whose settings were applied (none: no command on keys).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Applied>,
     /// For commands over the whole account: which secrets they covered.
@@ -34,29 +34,28 @@ impl Context {
 }
 
 /// This shell's value of a setting.
-fn own(name: &str) -> Option<String> {
+pub fn own(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The settings for a command on one secret, and a rotator that acts with them.
+/// The settings for a command on one secret, and a rotator that acts with them. Which secrets a
+/// command covers stays this shell's choice (ROTATOR_SECRET_NAME_PREFIX).
 pub async fn for_secret(sdk: &SdkConfig, secret_id: &str) -> Result<(AwsRotator, Applied), Error> {
     let info = SecretsManagerClient::new(sdk).describe(secret_id).await?;
-    with_settings_of(sdk, info.rotated_by()).await
+    let lambda = LambdaFunctions::new(sdk);
+    let applied = deployed::settings_for(&lambda, info.rotation_function(), own).await?;
+    let prefix = Config::from_env()?.secret_name_prefix;
+    Ok((rotator_under(sdk, &applied, &prefix), applied))
 }
 
-/// The settings of `function_arn` (the function a secret is being made for), and a rotator.
+/// The settings of `function_arn`, for a secret being made for it: its prefix, path and tag
+/// binding included, so the function may rotate what adopt makes.
 pub async fn for_function(
     sdk: &SdkConfig,
     function_arn: &str,
 ) -> Result<(AwsRotator, Applied), Error> {
-    with_settings_of(sdk, Some(function_arn)).await
-}
-
-async fn with_settings_of(
-    sdk: &SdkConfig,
-    function_arn: Option<&str>,
-) -> Result<(AwsRotator, Applied), Error> {
-    let applied = deployed::settings_for(&LambdaFunctions::new(sdk), function_arn, own).await?;
+    let lambda = LambdaFunctions::new(sdk);
+    let applied = deployed::settings_for(&lambda, Some(function_arn), own).await?;
     Ok((aws::rotator(sdk, applied.config.clone()), applied))
 }
 
@@ -69,9 +68,10 @@ pub fn covers(prefix: &str) -> String {
     }
 }
 
-/// Sweeps every secret under this shell's prefix, each with the settings of the function that
-/// rotates it: one pass per function, each keeping what it found about that function's secrets
-/// (the first pass also what it found about secrets no function rotates).
+/// Sweeps every secret under this shell's prefix, each with the settings of the function attached
+/// to it (by its exact ARN: each qualifier has its own settings): one pass per function over its
+/// own secrets, the first one also over the secrets no function is attached to. Every function's
+/// settings are read before anything changes; a pass that fails is reported and the rest go on.
 pub async fn sweep_account(
     sdk: &SdkConfig,
     options: &sweep::Options,
@@ -79,51 +79,49 @@ pub async fn sweep_account(
 ) -> Result<(sweep::Report, Context), Error> {
     let prefix = Config::from_env()?.secret_name_prefix;
     let listed = SecretsManagerClient::new(sdk).list_secrets(&prefix).await?;
-    // One pass per function, whatever qualifier (`:live`) a secret names it with.
-    let mut functions: Vec<&str> = Vec::new();
-    for function in listed.iter().filter_map(|s| s.rotated_by()) {
-        if !functions.iter().any(|f| sweep::same_function(f, function)) {
-            functions.push(function);
+    let mut groups: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+    for secret in &listed {
+        let function = secret.rotation_function();
+        match groups.iter_mut().find(|(f, _)| *f == function) {
+            Some((_, arns)) => arns.push(secret.arn.clone()),
+            None => groups.push((function, vec![secret.arn.clone()])),
         }
     }
+    // Secrets no function is attached to go with the first pass (their findings only).
+    groups.sort_by_key(|(function, _)| function.is_some());
+    if let [(None, unattached), (Some(_), _), ..] = groups.as_mut_slice() {
+        let unattached = std::mem::take(unattached);
+        groups.remove(0);
+        groups[0].1.extend(unattached);
+    }
+    let lambda = LambdaFunctions::new(sdk);
+    let mut passes = Vec::new();
+    for (function, arns) in groups {
+        passes.push((deployed::settings_for(&lambda, function, own).await?, arns));
+    }
+    let mut merged = sweep::Report {
+        dry_run: options.dry_run,
+        ..sweep::Report::default()
+    };
     let mut context = Context {
         covers: Some(covers(&prefix)),
         ..Context::default()
     };
-    let lambda = LambdaFunctions::new(sdk);
-    if functions.len() <= 1 {
-        let applied = deployed::settings_for(&lambda, functions.first().copied(), own).await?;
-        let report = sweep::sweep(&rotator_under(sdk, &applied, &prefix), options, now).await?;
-        context.policies.push(applied);
-        return Ok((report, context));
-    }
-    let mut merged = sweep::Report {
-        dry_run: options.dry_run,
-        secrets: listed.len(),
-        ..sweep::Report::default()
-    };
-    for (pass, function) in functions.iter().enumerate() {
-        let applied = deployed::settings_for(&lambda, Some(function), own).await?;
-        let only_this = sweep::Options {
-            function_arn: Some(function.to_string()),
+    for (applied, arns) in passes {
+        let only_these = sweep::Options {
+            only: Some(arns),
             ..options.clone()
         };
-        let report = sweep::sweep(&rotator_under(sdk, &applied, &prefix), &only_this, now).await?;
-        let ours = |name: &str| {
-            let rotated_by = listed
-                .iter()
-                .find(|s| s.name == name)
-                .and_then(|s| s.rotated_by());
-            match rotated_by {
-                Some(by) => sweep::same_function(by, function),
-                None => pass == 0,
+        let rotator = rotator_under(sdk, &applied, &prefix);
+        match sweep::sweep(&rotator, &only_these, now).await {
+            Ok(report) => {
+                merged.secrets += report.secrets;
+                merged.actions.extend(report.actions);
+                merged.findings.extend(report.findings);
+                merged.errors.extend(report.errors);
             }
-        };
-        merged.actions.extend(report.actions);
-        merged
-            .findings
-            .extend(report.findings.into_iter().filter(|f| ours(&f.secret_id)));
-        merged.errors.extend(report.errors);
+            Err(e) => merged.errors.push(format!("the pass with {applied}: {e}")),
+        }
         context.policies.push(applied);
     }
     Ok((merged, context))

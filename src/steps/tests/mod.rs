@@ -98,7 +98,7 @@ impl World {
     }
 
     /// Backdates the rotation under `token` (its version's creation) past the longest attempt:
-    /// a rotation Secrets Manager is no longer running, stuck until someone finishes it.
+    /// the attempt that began it is over; the rotation is stuck until a retry or someone finishes it.
     fn started_long_ago(&self, token: &str) {
         let mut state = self.secrets.state();
         let version = state.versions.iter_mut().find(|v| v.id == token).unwrap();
