@@ -9,10 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::KeySecret;
-use crate::services::{AWSCURRENT, Iam, KeyChecker, KeyStatus, Schedule, SecretStore};
-use crate::steps::Rotator;
+use crate::services::{AWSCURRENT, Iam, KeyStatus, Schedule, SecretStore, Services};
 
 /// The tag the function checks when `ROTATOR_USER_TAG` is set; adopt sets it in any case.
 pub const DEFAULT_USER_TAG: &str = "iam-key-rotator:secret";
@@ -68,10 +68,7 @@ pub struct Adoption {
 }
 
 /// Plans, then (unless a dry run) carries out, the adoption of `request.user`.
-pub async fn adopt<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
-    request: &Request,
-) -> Result<Adoption> {
+pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Result<Adoption> {
     let config = rotator.config();
     let (iam, secrets) = (rotator.iam(), rotator.secrets());
     let name = &request.user;

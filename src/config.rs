@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::retirement::RetirePolicy;
 
 /// How long testSecret keeps trying a new key, in total.
 pub const TEST_BUDGET_VAR: &str = "ROTATOR_TEST_BUDGET_SECONDS";
@@ -41,28 +42,6 @@ pub const VARIABLES: [&str; 11] = [
     SECRET_NAME_PREFIX_VAR,
     SES_SMTP_REGION_VAR,
 ];
-
-/// What happens to the previous key after a rotation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetirePolicy {
-    /// The previous key stays Active this long after the rotation; zero: finishSecret deactivates it.
-    pub deactivate_after: Duration,
-    /// ... and is deactivated only once it has not been used for this long.
-    pub quiet_for: Duration,
-    /// An inactive previous key is deleted this long after it was deactivated (or last used, if
-    /// later); `None`: left for the next rotation to delete.
-    pub delete_after: Option<Duration>,
-}
-
-impl Default for RetirePolicy {
-    fn default() -> Self {
-        RetirePolicy {
-            deactivate_after: Duration::ZERO,
-            quiet_for: Duration::from_secs(24 * 3600),
-            delete_after: Some(Duration::from_secs(7 * 24 * 3600)),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

@@ -9,11 +9,11 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+use crate::engine::Rotator;
 use crate::event::{RotationEvent, Step};
-use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts};
 use crate::secret::KeySecret;
 use crate::services::Iam;
-use crate::steps::Rotator;
 
 const FIELDS: [&str; 8] = [
     "Step",
@@ -79,7 +79,7 @@ fn secret_text() -> impl Strategy<Value = String> {
 }
 
 /// A world with one user, one key and a rotation under way, as in the step tests.
-fn world(current_value: String) -> (Rotator<FakeSecrets, FakeIam, FakeSts>, FakeSecrets, FakeIam) {
+fn world(current_value: String) -> (FakeRotator, FakeSecrets, FakeIam) {
     let secrets =
         FakeSecrets::rotation_started("00000000-0000-0000-0000-000000000000", current_value, TOKEN);
     let iam = FakeIam::default();

@@ -6,10 +6,10 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tracing::{error, info};
 
+use crate::engine::Rotator;
 use crate::error::Error;
 use crate::event::Invocation;
-use crate::services::{Iam, KeyChecker, SecretStore};
-use crate::steps::Rotator;
+use crate::services::Services;
 use crate::sweep;
 
 /// Time kept back from the invocation's deadline to report a failure before Lambda kills us.
@@ -18,15 +18,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// Handles one invocation: a rotation step answers `null`, a sweep its report, an audit its
 /// summary. Errors reach Lambda with their kind as `errorType`; a failed step also counts in the
 /// metric `RotationStepFailed`.
-pub async fn handle<S, I, K>(
-    rotator: &Rotator<S, I, K>,
+pub async fn handle<X: Services>(
+    rotator: &Rotator<X>,
     invocation: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: SecretStore,
-    I: Iam,
-    K: KeyChecker,
-{
+) -> Result<Value, Error> {
     let deadline = deadline_from(
         invocation.context.deadline,
         SystemTime::now(),
@@ -64,9 +59,7 @@ where
 
 /// The scheduled audit: each finding a JSON log line, counts per control as metrics (with
 /// `AuditHighSeverity` for the alarm); answers the summary.
-async fn audit<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
-) -> Result<Value, Error> {
+async fn audit<X: Services>(rotator: &Rotator<X>) -> Result<Value, Error> {
     let audit =
         crate::audit::audit(rotator, None, SystemTime::now(), |line| info!("{line}")).await?;
     for finding in &audit.findings {

@@ -5,6 +5,7 @@
 //! - [`secret`]: the secret's JSON format;
 //! - [`steps`]: the contract check and the four steps, one module each;
 //! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
+//!   [`wiring`]: the two put together, once;
 //! - [`lambda`]: the Lambda handler (`src/main.rs` runs it);
 //! - [`audit`]: every key of the account against CIS; [`adopt`]: bringing a user under rotation;
 //! - [`sweep`]: after the rotation: retiring previous keys, watching every secret;
@@ -18,17 +19,21 @@ pub mod aws;
 pub mod change;
 pub mod config;
 pub mod deployed;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod lambda;
 pub mod logging;
-pub mod manual;
+pub mod retirement;
+pub mod rotation;
+pub mod scope;
 pub mod secret;
 pub mod services;
 pub mod smtp;
 pub mod status;
-pub mod steps;
 pub mod sweep;
+pub mod versions;
+pub mod wiring;
 
 #[cfg(test)]
 mod fakes;
@@ -36,6 +41,7 @@ mod fakes;
 mod input_properties;
 
 pub use config::Config;
+pub use engine::Rotator;
 pub use error::{Error, Result};
 pub use event::{RotationEvent, Step};
-pub use steps::{Contract, Rotator};
+pub use rotation::Contract;

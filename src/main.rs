@@ -3,7 +3,7 @@
 
 #![recursion_limit = "256"]
 
-use iam_key_rotator::{Config, aws, lambda, logging};
+use iam_key_rotator::{Config, aws, lambda, logging, wiring};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .inspect_err(|e| tracing::warn!(error = %e, "metrics are off"))
         .ok();
     let sdk = aws::load_sdk_config().await;
-    let rotator = aws::rotator(&sdk, config);
+    let rotator = wiring::rotator(&sdk, config);
     let rotator = &rotator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let result = lambda::handle(rotator, event).await;

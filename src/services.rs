@@ -338,6 +338,44 @@ pub trait Iam: Send + Sync {
     fn credential_report(&self) -> impl Future<Output = Result<CredentialReport>> + Send;
 }
 
+/// Every outside service a capability may call, as one bundle: adding a service adds an associated
+/// type here, and no capability's signature changes.
+pub trait Services: Send + Sync {
+    type Secrets: SecretStore;
+    type Iam: Iam;
+    type Keys: KeyChecker;
+
+    fn secrets(&self) -> &Self::Secrets;
+    fn iam(&self) -> &Self::Iam;
+    /// STS, to prove a new key works.
+    fn keys(&self) -> &Self::Keys;
+}
+
+/// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests.
+pub struct Clients<S, I, K> {
+    pub secrets: S,
+    pub iam: I,
+    pub keys: K,
+}
+
+impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
+    type Secrets = S;
+    type Iam = I;
+    type Keys = K;
+
+    fn secrets(&self) -> &S {
+        &self.secrets
+    }
+
+    fn iam(&self) -> &I {
+        &self.iam
+    }
+
+    fn keys(&self) -> &K {
+        &self.keys
+    }
+}
+
 /// Why a key could not prove who it is.
 #[derive(Debug)]
 pub enum CheckError {

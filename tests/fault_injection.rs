@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use iam_key_rotator::aws;
+use iam_key_rotator::wiring;
 use support::faults::{FaultKind, Faults};
 use support::invariants::Invariants;
 use support::secrets_manager::{Outcome, rotate};
@@ -46,7 +46,7 @@ async fn new_bed(with_key: bool) -> Bed {
 async fn requests_in_a_rotation(with_key: bool) -> usize {
     let faults = Faults::default();
     let bed = new_bed(with_key).await;
-    let rotator = aws::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
+    let rotator = wiring::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
     faults.fail(usize::MAX, 0, FaultKind::Throttling);
     let (outcome, _) = rotate(&bed, &rotator, &faults, 0).await;
     assert_eq!(outcome, Outcome::Absorbed);
@@ -69,7 +69,7 @@ async fn matrix_row_of(kind: FaultKind, in_a_row: usize, with_key: bool) {
         let bed = new_bed(with_key).await;
         let invariants = Arc::new(Invariants::new(bed).await);
         let faults = Faults::default();
-        let rotator = aws::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
+        let rotator = wiring::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
         let watcher = invariants.clone();
         faults.after_each(Arc::new(move || {
             let watcher = watcher.clone();

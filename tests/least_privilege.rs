@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use iam_key_rotator::{Config, Step, aws};
+use iam_key_rotator::{Config, Step, wiring};
 use serde_json::json;
 use support::{Bed, Moto, far_deadline, test_config};
 
@@ -14,9 +14,9 @@ fn moto() -> &'static Moto {
     MOTO.get_or_init(|| Moto::start(&["--enforce-auth"]))
 }
 
-async fn function_rotator(config: Config) -> aws::AwsRotator {
+async fn function_rotator(config: Config) -> wiring::AwsRotator {
     let (id, secret) = moto().function.clone().expect("the function's key");
-    aws::rotator(&moto().sdk_config_as(&id, &secret).await, config)
+    wiring::rotator(&moto().sdk_config_as(&id, &secret).await, config)
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use iam_key_rotator::{Config, Step, aws};
+use iam_key_rotator::{Config, Step, wiring};
 use support::faults::Faults;
 use support::{Bed, moto};
 
@@ -20,7 +20,7 @@ fn config(budget: Duration) -> Config {
 }
 
 /// Starts a rotation and runs createSecret and setSecret; returns the token.
-async fn create_and_set(bed: &Bed, rotator: &aws::AwsRotator) -> String {
+async fn create_and_set(bed: &Bed, rotator: &wiring::AwsRotator) -> String {
     let token = bed.start_rotation().await;
     for step in [Step::CreateSecret, Step::SetSecret] {
         rotator
@@ -36,7 +36,7 @@ async fn a_delay_inside_the_budget_is_waited_out() {
     let bed = Bed::new().await;
     let faults = Faults::default();
     faults.propagation_delay(Some(Duration::from_secs(2)));
-    let rotator = aws::rotator(
+    let rotator = wiring::rotator(
         &moto().sdk_config_with_faults(&faults).await,
         config(Duration::from_secs(8)),
     );
@@ -60,7 +60,7 @@ async fn a_delay_beyond_the_budget_fails_cleanly_and_the_retry_finishes_with_the
     let bed = Bed::new().await;
     let faults = Faults::default();
     faults.propagation_delay(Some(Duration::from_secs(3600)));
-    let rotator = aws::rotator(
+    let rotator = wiring::rotator(
         &moto().sdk_config_with_faults(&faults).await,
         config(Duration::from_secs(1)),
     );
@@ -120,7 +120,7 @@ async fn the_wait_never_runs_past_the_invocations_deadline() {
     let bed = Bed::new().await;
     let faults = Faults::default();
     faults.propagation_delay(Some(Duration::from_secs(3600)));
-    let rotator = aws::rotator(
+    let rotator = wiring::rotator(
         &moto().sdk_config_with_faults(&faults).await,
         config(Duration::from_secs(600)),
     );

@@ -3,7 +3,7 @@
 mod support;
 
 use aws_sdk_iam::types::Tag;
-use iam_key_rotator::{Config, Step, aws};
+use iam_key_rotator::{Config, Step, wiring};
 use support::{Bed, far_deadline, test_config};
 
 const TAG: &str = "iam-key-rotator:secret";
@@ -31,7 +31,7 @@ async fn a_user_tagged_with_its_secret_is_rotated() {
     tag_user(&bed, &bed.user, &bed.secret_arn).await;
     let token = bed.start_rotation().await;
 
-    bed.run_steps(&aws::rotator(&bed.sdk, tag_required()), &token)
+    bed.run_steps(&wiring::rotator(&bed.sdk, tag_required()), &token)
         .await
         .expect("rotation");
 
@@ -59,7 +59,7 @@ async fn a_secret_pointed_at_another_users_name_gets_nothing() {
         .unwrap();
     let token = attacker.start_rotation().await;
 
-    let err = aws::rotator(&attacker.sdk, tag_required())
+    let err = wiring::rotator(&attacker.sdk, tag_required())
         .run(&attacker.event(Step::CreateSecret, &token), far_deadline())
         .await
         .unwrap_err();

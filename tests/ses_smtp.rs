@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use iam_key_rotator::aws;
+use iam_key_rotator::wiring;
 use secrecy::{ExposeSecret, SecretString};
 use support::{Bed, project_root, test_config};
 
@@ -54,7 +54,7 @@ async fn every_new_version_carries_the_smtp_credentials_of_its_key() {
     let bed = Bed::new().await;
     let mut config = test_config();
     config.ses_smtp_region = Some("eu-west-1".into());
-    let rotator = aws::rotator(&bed.sdk, config);
+    let rotator = wiring::rotator(&bed.sdk, config);
     let token = bed.start_rotation().await;
     bed.run_steps(&rotator, &token).await.unwrap();
 

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use iam_key_rotator::aws;
+use iam_key_rotator::wiring;
 use support::faults::Faults;
 use support::invariants::Invariants;
 use support::secrets_manager::rotate;
@@ -23,7 +23,7 @@ async fn two_hundred_rotations_under_random_faults_break_no_invariant() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20261122);
     let faults = Faults::default();
-    let rotator = aws::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
+    let rotator = wiring::rotator(&moto().sdk_config_with_faults(&faults).await, test_config());
     let mut outcomes = BTreeMap::new();
     let mut checks = 0;
 

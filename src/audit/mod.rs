@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
+use crate::engine::Rotator;
 use crate::error::{Error, Result};
-use crate::services::{Iam, KeyChecker, SecretStore};
-use crate::steps::Rotator;
+use crate::services::{Iam, Services};
 
 pub use checks::{Controls, Finding, KeyRef, Managed, Seen, Severity};
 pub use render::{to_csv, to_html, to_text};
@@ -88,8 +88,8 @@ impl Audit {
 
 /// Audits the account: generates the credential report (progress told through `progress`),
 /// reads the secrets under the configured prefix (20 values per call), and runs the checks.
-pub async fn audit<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+pub async fn audit<X: Services>(
+    rotator: &Rotator<X>,
     report_csv: Option<String>,
     now: SystemTime,
     progress: impl Fn(&str),

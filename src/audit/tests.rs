@@ -353,7 +353,7 @@ async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() 
         secret_name_prefix: "iam-keys/".into(),
         ..crate::Config::default()
     };
-    let rotator = crate::steps::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
+    let rotator = crate::engine::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
     let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
         .await
         .unwrap();

@@ -1,4 +1,5 @@
-//! The AWS SDK adapters behind the service traits, and the SDK configuration they share.
+//! The AWS SDK adapters behind the service traits, and the SDK configuration they share. They
+//! know the traits, never the engine: `wiring` puts the two together.
 
 mod functions;
 mod iam;
@@ -19,12 +20,7 @@ pub use iam::IamClient;
 pub use secrets_manager::SecretsManagerClient;
 pub use sts::StsKeyChecker;
 
-use crate::config::Config;
 use crate::error::Error;
-use crate::steps::Rotator;
-
-/// The rotator wired to the real services.
-pub type AwsRotator = Rotator<SecretsManagerClient, IamClient, StsKeyChecker>;
 
 /// Loads region, credentials and endpoints the usual way (environment, profile, Lambda role),
 /// with timeouts so that a hung call cannot eat the invocation.
@@ -39,16 +35,6 @@ pub async fn load_sdk_config() -> SdkConfig {
         )
         .load()
         .await
-}
-
-/// Builds the SDK clients once, for every event the process handles.
-pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
-    Rotator::new(
-        SecretsManagerClient::new(sdk),
-        IamClient::new(sdk),
-        StsKeyChecker::new(sdk),
-        config,
-    )
 }
 
 /// An SDK failure as our error: the service's code and message, or the transport's reason, and the

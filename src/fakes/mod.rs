@@ -18,6 +18,10 @@ pub use iam::FakeIam;
 pub use secrets::{FakeSecrets, FakeVersion};
 pub use sts::FakeSts;
 
+/// The engine over the fakes.
+pub type FakeRotator =
+    crate::engine::Rotator<crate::services::Clients<FakeSecrets, FakeIam, FakeSts>>;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

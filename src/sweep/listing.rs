@@ -3,11 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::note::{self, Note};
 use super::{Finding, FindingKind};
-use crate::config::{Config, RetirePolicy};
+use crate::config::Config;
 use crate::error::Result;
-use crate::services::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretStore, SecretSummary};
+use crate::services::{AWSCURRENT, AWSPENDING, SecretStore, SecretSummary};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// A rotation takes seconds to minutes; AWSPENDING off AWSCURRENT for longer is stuck.
@@ -68,37 +67,12 @@ pub fn look(
         .iter()
         .find(|v| v.has(AWSPENDING) && !v.has(AWSCURRENT))
         .map(|v| v.id.clone());
-    let visit = managed && unfinished.is_none() && has_work(secret, &config.retirement(), now);
+    let visit = managed && unfinished.is_none() && config.retirement().has_work(secret, now);
     Look {
         findings,
         managed,
         unfinished,
         visit,
-    }
-}
-
-/// Whether the previous key may need the policy's attention now, from the listing alone.
-fn has_work(secret: &SecretSummary, policy: &RetirePolicy, now: SystemTime) -> bool {
-    let Some(previous) = secret.labelled(AWSPREVIOUS) else {
-        return false;
-    };
-    let due = |since: SystemTime, after: Option<Duration>| after.is_some_and(|d| now >= since + d);
-    match note::read(secret.tag(note::NOTE_TAG), &previous.id) {
-        Some(Note::Done | Note::LeftAlone) => false,
-        Some(Note::Deactivated(at)) => due(
-            at.max(secret.last_rotated.unwrap_or(at)),
-            policy.delete_after,
-        ),
-        // finishSecret left an adopted key Active whatever the policy: the quiet rule retires it.
-        Some(Note::Adopted) => secret
-            .last_rotated
-            .is_none_or(|rotated| now >= rotated + policy.deactivate_after),
-        None => match secret.last_rotated {
-            None => true,
-            // finishSecret deactivated the key when it rotated; deletion comes next.
-            Some(rotated) if policy.deactivate_after.is_zero() => due(rotated, policy.delete_after),
-            Some(rotated) => now >= rotated + policy.deactivate_after,
-        },
     }
 }
 

@@ -4,8 +4,6 @@
 //! the CLI's `sweep` and `retire`.
 
 mod listing;
-mod note;
-mod policy;
 mod previous_key;
 mod retire;
 
@@ -15,24 +13,12 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+use crate::engine::Rotator;
 use crate::error::{Error, Result};
-use crate::services::{Iam, KeyChecker, KeyUsage, SecretStore, SecretSummary};
-use crate::steps::Rotator;
+use crate::services::{KeyUsage, SecretStore, SecretSummary, Services};
 
-pub use note::NOTE_TAG;
-pub use policy::{Decision, decide};
+pub use crate::retirement::{Decision, NOTE_TAG, decide};
 pub use retire::retire;
-
-/// The note finishSecret leaves on a secret whose previous version (`version`) holds a key that
-/// `adopt` brought under rotation, so that the sweep's listing knows to look at it.
-pub fn adopted_note(version: &str) -> String {
-    note::write(version, note::Note::Adopted)
-}
-
-/// Whether the secret's note (`tag`) already says something about `version`.
-pub fn has_note(tag: Option<&str>, version: &str) -> bool {
-    note::read(tag, version).is_some()
-}
 
 /// What the sweep reports, each as a log line and a metric of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,8 +128,8 @@ pub struct Options {
 /// Sweeps every secret under the configured prefix. A secret that needs nothing costs no call
 /// beyond the ListSecrets pages: only secrets whose previous key the policy is working on (and,
 /// with `deep`, every secret) are looked at in IAM.
-pub async fn sweep<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+pub async fn sweep<X: Services>(
+    rotator: &Rotator<X>,
     options: &Options,
     now: SystemTime,
 ) -> Result<Report> {
@@ -188,8 +174,8 @@ pub async fn sweep<S: SecretStore, I: Iam, K: KeyChecker>(
 const CONCURRENCY: usize = 8;
 
 /// One secret's share of the report.
-async fn sweep_one<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn sweep_one<X: Services>(
+    rotator: &Rotator<X>,
     secret: &SecretSummary,
     options: &Options,
     now: SystemTime,

@@ -4,21 +4,21 @@
 
 use std::time::SystemTime;
 
-use super::note::{self, Note};
-use super::policy::{Decision, Facts, decide_on};
 use super::{Action, Finding, FindingKind, LastUse, Options, Report};
+use crate::engine::Rotator;
 use crate::error::Result;
+use crate::retirement::note::{self, Note};
+use crate::retirement::{Decision, Facts};
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretStore, SecretSummary,
+    AWSCURRENT, AWSPREVIOUS, Iam, KeyInfo, KeyStatus, SecretStore, SecretSummary, Services,
 };
-use crate::steps::Rotator;
 
 /// Looks at one secret in IAM: its current key's health, unknown keys, and the previous key,
-/// which it retires as [`decide_on`] says (unless this is a dry run). The listing it starts from
+/// which it retires as [`RetirePolicy::decide`](crate::retirement::RetirePolicy::decide) says (unless this is a dry run). The listing it starts from
 /// may be minutes old: a decision that changes a key is checked again against fresh answers.
-pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+pub async fn visit<X: Services>(
+    rotator: &Rotator<X>,
     secret: &SecretSummary,
     options: &Options,
     now: SystemTime,
@@ -111,7 +111,7 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
         note,
         adopted: adopted.then(|| stored.unwrap_or(rotated_at)),
     };
-    let decision = decide_on(&facts, &rotator.config().retirement(), now);
+    let decision = rotator.config().retirement().decide(&facts, now);
     let decision = confirm(
         rotator, secret, version, &user, &key_id, decision, facts, now,
     )
@@ -127,8 +127,8 @@ pub async fn visit<S: SecretStore, I: Iam, K: KeyChecker>(
 /// note, and, before a deletion, ListAccessKeys for the key's status right then. A decision can
 /// only soften here, never grow into a change the first look did not call for.
 #[allow(clippy::too_many_arguments)]
-async fn confirm<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn confirm<X: Services>(
+    rotator: &Rotator<X>,
     secret: &SecretSummary,
     version: &str,
     user: &str,
@@ -168,13 +168,12 @@ async fn confirm<S: SecretStore, I: Iam, K: KeyChecker>(
             .map(|k| k.status),
         _ => facts.status,
     };
-    let again = decide_on(
+    let again = rotator.config().retirement().decide(
         &Facts {
             status,
             note,
             ..facts
         },
-        &rotator.config().retirement(),
         now,
     );
     Ok(match again {
@@ -186,8 +185,8 @@ async fn confirm<S: SecretStore, I: Iam, K: KeyChecker>(
 
 /// Carries out a decision about the previous key, and records the sweep's note.
 #[allow(clippy::too_many_arguments)]
-async fn act<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn act<X: Services>(
+    rotator: &Rotator<X>,
     secret: &SecretSummary,
     version: &str,
     user: &str,
@@ -271,8 +270,8 @@ async fn act<S: SecretStore, I: Iam, K: KeyChecker>(
 
 /// UnknownKey: an active key of the user that neither AWSCURRENT, AWSPREVIOUS nor any older
 /// version holds. Older versions are read only when such a key turns up.
-async fn unknown_keys<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn unknown_keys<X: Services>(
+    rotator: &Rotator<X>,
     secret: &SecretSummary,
     keys: &[KeyInfo],
     current: &KeySecret,

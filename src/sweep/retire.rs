@@ -4,15 +4,15 @@
 use std::time::SystemTime;
 
 use super::Action;
-use super::note::{self, Note};
+use crate::engine::Rotator;
 use crate::error::{Error, Result};
-use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, KeyChecker, KeyStatus, SecretStore};
-use crate::steps::Rotator;
+use crate::retirement::note::{self, Note};
+use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, KeyStatus, SecretStore, Services};
 
 /// Deactivates (and with `delete`, deletes) the previous key of a secret now, whatever the
 /// policy says: for an operator who knows the key leaked. Never the AWSCURRENT key.
-pub async fn retire<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+pub async fn retire<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     delete: bool,
 ) -> Result<Vec<Action>> {

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::note::{self, Note};
 use super::*;
 use crate::config::{Config, RetirePolicy};
 use crate::event::{RotationEvent, Step};
-use crate::fakes::{FakeIam, FakeSecrets, FakeSts, FakeVersion, Gate};
+use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts, FakeVersion, Gate};
+use crate::retirement::note::{self, Note};
 use crate::services::KeyStatus::{self, Active, Inactive};
 use crate::services::{Iam, KeyUsage};
 
@@ -37,7 +37,7 @@ fn policy() -> RetirePolicy {
 struct World {
     secrets: FakeSecrets,
     iam: FakeIam,
-    rotator: Rotator<FakeSecrets, FakeIam, FakeSts>,
+    rotator: FakeRotator,
     old_key: String,
     new_key: String,
     rotated: SystemTime,
@@ -541,7 +541,7 @@ fn the_policy_decides_by_time_and_use() {
 }
 
 /// A rotation of the same secret (new token V2) through its four steps.
-async fn rotate(rotator: &Rotator<FakeSecrets, FakeIam, FakeSts>) -> Result<(), crate::Error> {
+async fn rotate(rotator: &FakeRotator) -> Result<(), crate::Error> {
     for step in Step::ALL {
         let event = RotationEvent {
             step,

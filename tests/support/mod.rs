@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::types::StatusType;
-use iam_key_rotator::aws::{self, AwsRotator};
+use iam_key_rotator::wiring::{self, AwsRotator};
 use iam_key_rotator::{Config, RotationEvent, Step};
 use serde_json::Value;
 
@@ -241,7 +241,7 @@ impl Bed {
     }
 
     pub fn rotator(&self) -> AwsRotator {
-        aws::rotator(&self.sdk, test_config())
+        wiring::rotator(&self.sdk, test_config())
     }
 
     /// What RotateSecret does before it calls the function: turns rotation on and adds an empty
@@ -303,16 +303,11 @@ impl Bed {
     }
 
     /// Runs the four steps in order with `token`, stopping at the first failure, as Secrets Manager does.
-    pub async fn run_steps<S, I, K>(
+    pub async fn run_steps<X: iam_key_rotator::services::Services>(
         &self,
-        rotator: &iam_key_rotator::Rotator<S, I, K>,
+        rotator: &iam_key_rotator::Rotator<X>,
         token: &str,
-    ) -> Result<(), iam_key_rotator::Error>
-    where
-        S: iam_key_rotator::services::SecretStore,
-        I: iam_key_rotator::services::Iam,
-        K: iam_key_rotator::services::KeyChecker,
-    {
+    ) -> Result<(), iam_key_rotator::Error> {
         for step in Step::ALL {
             rotator
                 .run(&self.event(step, token), far_deadline())

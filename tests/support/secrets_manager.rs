@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use iam_key_rotator::services::{Iam, KeyChecker, SecretStore};
+use iam_key_rotator::services::Services;
 use iam_key_rotator::{Rotator, Step};
 
 use super::Bed;
@@ -22,9 +22,9 @@ pub enum Outcome {
 
 /// Runs the steps in order with `token`; a crash fault drops the running step, as a Lambda
 /// timeout kills the process.
-pub async fn run_steps<S: SecretStore, I: Iam, K: KeyChecker>(
+pub async fn run_steps<X: Services>(
     bed: &Bed,
-    rotator: &Rotator<S, I, K>,
+    rotator: &Rotator<X>,
     faults: &Faults,
     token: &str,
     deadline: Instant,
@@ -42,9 +42,9 @@ pub async fn run_steps<S: SecretStore, I: Iam, K: KeyChecker>(
 
 /// A whole rotation the way Secrets Manager drives it: the first attempt and up to `retries` more
 /// with the same token; then, if still failing, an operator cancels it and a new rotation runs.
-pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
+pub async fn rotate<X: Services>(
     bed: &Bed,
-    rotator: &Rotator<S, I, K>,
+    rotator: &Rotator<X>,
     faults: &Faults,
     retries: usize,
 ) -> (Outcome, String) {

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
-use iam_key_rotator::aws::{self, AwsRotator};
+use iam_key_rotator::aws;
 use iam_key_rotator::change::Change;
 use iam_key_rotator::deployed;
+use iam_key_rotator::rotation::cli_driver;
 use iam_key_rotator::services::Schedule;
 use iam_key_rotator::status::{Status, status};
-use iam_key_rotator::{Config, Error, RotationEvent, adopt, audit, logging, manual, sweep};
+use iam_key_rotator::wiring::{self, AwsRotator};
+use iam_key_rotator::{Config, Error, RotationEvent, adopt, audit, logging, sweep};
 use serde_json::{Value, json};
 use settings::Context;
 
@@ -263,7 +265,7 @@ fn wants_json() -> bool {
 /// What a command did, for printing.
 pub enum Report {
     Rotated {
-        rotation: manual::Rotation,
+        rotation: cli_driver::Rotation,
         retired: Vec<sweep::Action>,
         before: Status,
         after: Status,
@@ -331,7 +333,7 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             )
         }
         Command::Audit { report_file, .. } => {
-            let rotator = aws::rotator(&sdk, Config::from_env()?);
+            let rotator = wiring::rotator(&sdk, Config::from_env()?);
             let csv = match report_file {
                 Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
                     Error::InvalidEvent(format!("cannot read {}: {e}", path.display()))
@@ -393,7 +395,7 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             acted(Report::Stepped { event }, applied)
         }
         Command::Status { secret_id } => {
-            let rotator = aws::rotator(&sdk, Config::from_env()?);
+            let rotator = wiring::rotator(&sdk, Config::from_env()?);
             let shown = status(rotator.secrets(), rotator.iam(), secret_id).await?;
             Ok((Report::Shown(shown), Context::default()))
         }
@@ -401,7 +403,7 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
             let report = Report::Cancelled {
                 secret_id: secret_id.clone(),
-                changes: manual::cancel(&rotator, secret_id).await?,
+                changes: cli_driver::cancel(&rotator, secret_id).await?,
             };
             acted(report, applied)
         }
@@ -416,7 +418,7 @@ async fn rotate(
 ) -> Result<Report, Error> {
     let before = status(rotator.secrets(), rotator.iam(), secret_id).await?;
     let deadline = Instant::now() + budget + Duration::from_secs(60);
-    let rotation = manual::rotate(rotator, secret_id, deadline).await?;
+    let rotation = cli_driver::rotate(rotator, secret_id, deadline).await?;
     let retired = if revoke_previous {
         sweep::retire(rotator, secret_id, false).await?
     } else {

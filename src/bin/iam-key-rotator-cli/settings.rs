@@ -4,9 +4,10 @@
 use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use iam_key_rotator::aws::{self, AwsRotator, LambdaFunctions, SecretsManagerClient};
+use iam_key_rotator::aws::{LambdaFunctions, SecretsManagerClient};
 use iam_key_rotator::deployed::{self, Applied};
 use iam_key_rotator::services::SecretStore;
+use iam_key_rotator::wiring::{self, AwsRotator};
 use iam_key_rotator::{Config, Error, sweep};
 use serde::Serialize;
 
@@ -56,7 +57,7 @@ pub async fn for_function(
 ) -> Result<(AwsRotator, Applied), Error> {
     let lambda = LambdaFunctions::new(sdk);
     let applied = deployed::settings_for(&lambda, Some(function_arn), own).await?;
-    Ok((aws::rotator(sdk, applied.config.clone()), applied))
+    Ok((wiring::rotator(sdk, applied.config.clone()), applied))
 }
 
 /// What a command over every secret under `prefix` covers, said plainly.
@@ -133,5 +134,5 @@ fn rotator_under(sdk: &SdkConfig, applied: &Applied, prefix: &str) -> AwsRotator
         secret_name_prefix: prefix.to_string(),
         ..applied.config.clone()
     };
-    aws::rotator(sdk, config)
+    wiring::rotator(sdk, config)
 }

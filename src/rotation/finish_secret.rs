@@ -8,16 +8,17 @@ use tracing::{info, warn};
 use super::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
+use crate::retirement::note;
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo,
-    SecretStore, StoredValue,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyInfo, KeyStatus, SecretInfo, SecretStore,
+    Services, StoredValue,
 };
 
 /// IAM's CreateDate is truncated to the second; see [`is_stale`].
 const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+impl<X: Services> Rotator<X> {
     /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the
     /// previous key Inactive, unless a grace period is configured (`ROTATOR_DEACTIVATE_AFTER`):
     /// then it stays Active and the sweep retires it once its consumers have moved. An adopted key
@@ -45,9 +46,10 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let replaced = promoting.or_else(|| info.labelled(AWSPREVIOUS));
         let previous = match replaced {
             Some(version) => match self.dated_version_value(info, &version.id).await? {
-                Some(stored) => {
-                    Some((super::parse_value(secret_id, AWSPREVIOUS, &stored)?, stored))
-                }
+                Some(stored) => Some((
+                    crate::versions::parse_value(secret_id, AWSPREVIOUS, &stored)?,
+                    stored,
+                )),
                 None => None,
             },
             None => None,
@@ -61,7 +63,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             _ => self.user_in_scope(secret_id, &info.arn, user).await?,
         };
 
-        let keys = self.iam.list_keys(user).await?;
+        let keys = self.iam().list_keys(user).await?;
         let unusable = |reason: String| Error::PendingKeyUnusable {
             user: user.to_string(),
             key_id: new_key.id.clone(),
@@ -86,7 +88,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                     reason,
                 });
             }
-            self.secrets
+            self.secrets()
                 .move_label(secret_id, AWSCURRENT, Some(token), Some(&current.id))
                 .await?;
             info!(from_version = %current.id, new_key_id = %new_key.id, "moved AWSCURRENT to the new version");
@@ -117,17 +119,17 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             );
             return Ok(());
         }
-        if !self.config.retire.deactivate_after.is_zero() {
+        if !self.config().retire.deactivate_after.is_zero() {
             info!(
                 old_key_id,
-                grace = %humantime::format_duration(self.config.retire.deactivate_after),
+                grace = %humantime::format_duration(self.config().retire.deactivate_after),
                 "kept the previous key active for its grace period; the sweep retires it once unused"
             );
             return Ok(());
         }
         match keys.iter().find(|k| k.id == old_key_id) {
             Some(k) if k.status == KeyStatus::Active => {
-                self.iam.deactivate_key(user, old_key_id).await?;
+                self.iam().deactivate_key(user, old_key_id).await?;
                 info!(old_key_id, "deactivated the previous key");
             }
             Some(k) => info!(
@@ -141,7 +143,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     }
 }
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+impl<X: Services> Rotator<X> {
     /// Tells the sweep's listing that the previous version holds an adopted key. A hint only (the
     /// sweep decides from the value), so a failure costs at most a later retirement, never the
     /// rotation; a note the sweep already wrote about that version is kept.
@@ -149,15 +151,11 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let Some(version) = version else {
             return;
         };
-        if crate::sweep::has_note(info.tag(crate::sweep::NOTE_TAG), version) {
+        if note::read(info.tag(note::NOTE_TAG), version).is_some() {
             return;
         }
-        let note = crate::sweep::adopted_note(version);
-        if let Err(e) = self
-            .secrets
-            .tag(secret_id, crate::sweep::NOTE_TAG, &note)
-            .await
-        {
+        let note = note::write(version, note::Note::Adopted);
+        if let Err(e) = self.secrets().tag(secret_id, note::NOTE_TAG, &note).await {
             warn!(error = %e, "could not note the adopted previous key for the sweep; its daily deep sweep still finds it");
         }
     }

@@ -5,15 +5,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info, warn};
 
-use super::room::{Holder, LONGEST_ATTEMPT, Removal, Verdict, is_crash_leftover, plan_room};
-use super::{Contract, Rotator, parse_value};
+use super::key_quota::{Holder, LONGEST_ATTEMPT, Removal, Verdict, is_crash_leftover, plan_room};
+use super::{Contract, Rotator};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
 use crate::services::{
-    AWSCURRENT, AWSPENDING, Iam, KeyChecker, KeyInfo, KeyStatus, SecretInfo, SecretStore,
-    SecretVersion, StoredValue,
+    AWSCURRENT, AWSPENDING, Iam, KeyInfo, KeyStatus, SecretInfo, SecretStore, SecretVersion,
+    Services, StoredValue,
 };
+use crate::versions::parse_value;
 
 /// The secret's tag in which the CLI notes the rotation it is starting, as "<token> <unix seconds>",
 /// before it creates a key. Secrets Manager's own rotations have a version made before any key
@@ -21,7 +22,7 @@ use crate::services::{
 /// once the key is stored, so a CLI run after a crash reads the start here instead.
 pub const CLI_ROTATION_TAG: &str = "iam-key-rotator:cli-rotation";
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+impl<X: Services> Rotator<X> {
     /// Creates the new key and stores it under the token as AWSPENDING.
     ///
     /// Assumes the token's version carries AWSPENDING (or, from the CLI, does not exist yet).
@@ -49,7 +50,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             .user_in_scope(&event.secret_id, &info.arn, current.user_name())
             .await?;
         let started = self.note_cli_rotation(event, info, contract).await?;
-        let keys = self.iam.list_keys(&user.name).await?;
+        let keys = self.iam().list_keys(&user.name).await?;
         let others: Vec<&KeyInfo> = keys
             .iter()
             .filter(|k| Some(k.id.as_str()) != current.key_id())
@@ -59,7 +60,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         let versions = if others.is_empty() && !keys.is_empty() {
             Vec::new()
         } else {
-            self.secrets.list_versions(&info.arn).await?
+            self.secrets().list_versions(&info.arn).await?
         };
         let started = started.or_else(|| {
             versions
@@ -89,11 +90,11 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         })?;
         let keeps_a_key = keys.len() > removals.len();
         for (key, why) in removals {
-            self.iam.delete_key(&user.name, &key.id).await?;
+            self.iam().delete_key(&user.name, &key.id).await?;
             info!(user = %user.name, key_id = %key.id, reason = ?why, "deleted access key to make room");
         }
 
-        let new_key = self.iam.create_key(&user.name).await?;
+        let new_key = self.iam().create_key(&user.name).await?;
         info!(user = %user.name, new_key_id = %new_key.id, "created access key");
         if !keeps_a_key {
             self.remove_twins(&user.name, &new_key.id, started).await?;
@@ -102,7 +103,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             .await?;
         if started.is_some() && contract == Contract::Cli && info.version(&event.token).is_none() {
             // The version now exists and dates the rotation itself; the note has done its job.
-            if let Err(e) = self.secrets.untag(&info.arn, CLI_ROTATION_TAG).await {
+            if let Err(e) = self.secrets().untag(&info.arn, CLI_ROTATION_TAG).await {
                 warn!(error = %e, "could not remove the CLI's rotation note; it is harmless");
             }
         }
@@ -129,7 +130,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             return Ok(Some(noted));
         }
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        self.secrets
+        self.secrets()
             .tag(
                 &info.arn,
                 CLI_ROTATION_TAG,
@@ -170,7 +171,9 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 self.old_versions_verdict(secret_id, id, current_stored)
                     .await
             }
-            None if is_crash_leftover(key, started) && self.iam.last_used(id).await?.is_none() => {
+            None if is_crash_leftover(key, started)
+                && self.iam().last_used(id).await?.is_none() =>
+            {
                 Ok(Verdict::Leftover)
             }
             None => Ok(Verdict::Keep(format!(
@@ -198,21 +201,21 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         };
         let age = SystemTime::now().duration_since(stored).unwrap_or_default();
         let when = humantime::format_rfc3339_seconds(stored);
-        let grace = self.config.retire.deactivate_after;
+        let grace = self.config().retire.deactivate_after;
         if age < grace {
             return Ok(Verdict::Keep(format!(
                 "{id} is the previous key, still in its grace period of {} (the current version was stored at {when}); if nothing uses it, retire it first with `iam-key-rotator-cli retire --secret-id {secret_id}`",
                 humantime::format_duration(grace)
             )));
         }
-        if let Some(usage) = self.iam.last_used(id).await?
+        if let Some(usage) = self.iam().last_used(id).await?
             && usage.when > stored
         {
             return Ok(Verdict::Keep(format!(
                 "{id} is held by an old version of the secret but is still in use: last used {usage}, after the current version was stored"
             )));
         }
-        let lag = self.config.last_use_lag;
+        let lag = self.config().last_use_lag;
         if age < lag {
             return Ok(Verdict::Keep(format!(
                 "{id} is held by an old version of the secret and shows no use since the current version was stored at {when}, but AWS reports a key's use up to {} late (ROTATOR_LAST_USE_LAG), so that proves nothing yet; if nothing uses it, retire it with `iam-key-rotator-cli retire --secret-id {secret_id}`",
@@ -231,12 +234,12 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         new_key_id: &str,
         started: Option<SystemTime>,
     ) -> Result<()> {
-        for key in self.iam.list_keys(user).await? {
+        for key in self.iam().list_keys(user).await? {
             if key.id != new_key_id
                 && is_crash_leftover(&key, started)
-                && self.iam.last_used(&key.id).await?.is_none()
+                && self.iam().last_used(&key.id).await?.is_none()
             {
-                self.iam.delete_key(user, &key.id).await?;
+                self.iam().delete_key(user, &key.id).await?;
                 info!(user, key_id = %key.id, "deleted a twin of the new key left by a lost answer");
             }
         }
@@ -255,12 +258,12 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
     ) -> Result<()> {
         let new_key_id = new_key.id.clone();
         let mut pending = current.with_key(new_key);
-        if let Some(region) = &self.config.ses_smtp_region {
+        if let Some(region) = &self.config().ses_smtp_region {
             pending = pending.with_smtp_credentials(region);
         }
         let pending = pending.to_json();
         let Err(put_error) = self
-            .secrets
+            .secrets()
             .put_pending(
                 &event.secret_id,
                 &event.token,
@@ -286,7 +289,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
                 Ok(())
             }
             Ok(_) => {
-                match self.iam.delete_key(user, &new_key_id).await {
+                match self.iam().delete_key(user, &new_key_id).await {
                     Ok(()) => {
                         warn!(new_key_id = %new_key_id, "could not store the new key; deleted it again")
                     }

@@ -1,11 +1,33 @@
-//! The retirement policy as a pure function of what IAM and the secret tell about the previous
-//! key: when it is deactivated, kept, deleted, or left to an operator.
+//! The retirement policy as plain rules over what IAM, the listing and the secret tell about the
+//! previous key: whether it needs a look now, and when it is deactivated, kept, deleted, or left
+//! to an operator.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use super::note::Note;
-use crate::config::RetirePolicy;
-use crate::services::{KeyStatus, KeyUsage};
+use super::note::{self, Note};
+use crate::services::{AWSPREVIOUS, KeyStatus, KeyUsage, SecretSummary};
+
+/// What happens to the previous key after a rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetirePolicy {
+    /// The previous key stays Active this long after the rotation; zero: finishSecret deactivates it.
+    pub deactivate_after: Duration,
+    /// ... and is deactivated only once it has not been used for this long.
+    pub quiet_for: Duration,
+    /// An inactive previous key is deleted this long after it was deactivated (or last used, if
+    /// later); `None`: left for the next rotation to delete.
+    pub delete_after: Option<Duration>,
+}
+
+impl Default for RetirePolicy {
+    fn default() -> Self {
+        RetirePolicy {
+            deactivate_after: Duration::ZERO,
+            quiet_for: Duration::from_secs(24 * 3600),
+            delete_after: Some(Duration::from_secs(7 * 24 * 3600)),
+        }
+    }
+}
 
 /// What the policy says about the previous key now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +82,41 @@ pub fn decide(
     decide_on(&facts, policy, now)
 }
 
-/// The policy, applied to everything known about the previous key.
-pub fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision {
+impl RetirePolicy {
+    /// Whether the previous key may need the policy's attention now, from the listing alone (the
+    /// sweep looks at the secret in IAM only then). Agrees with [`RetirePolicy::decide`]: it says
+    /// no only where that would say wait or finished.
+    pub fn has_work(&self, secret: &SecretSummary, now: SystemTime) -> bool {
+        let Some(previous) = secret.labelled(AWSPREVIOUS) else {
+            return false;
+        };
+        let due =
+            |since: SystemTime, after: Option<Duration>| after.is_some_and(|d| now >= since + d);
+        match note::read(secret.tag(note::NOTE_TAG), &previous.id) {
+            Some(Note::Done | Note::LeftAlone) => false,
+            Some(Note::Deactivated(at)) => {
+                due(at.max(secret.last_rotated.unwrap_or(at)), self.delete_after)
+            }
+            // finishSecret left an adopted key Active whatever the policy: the quiet rule retires it.
+            Some(Note::Adopted) => secret
+                .last_rotated
+                .is_none_or(|rotated| now >= rotated + self.deactivate_after),
+            None => match secret.last_rotated {
+                None => true,
+                // finishSecret deactivated the key when it rotated; deletion comes next.
+                Some(rotated) if self.deactivate_after.is_zero() => due(rotated, self.delete_after),
+                Some(rotated) => now >= rotated + self.deactivate_after,
+            },
+        }
+    }
+
+    /// The policy, applied to everything known about the previous key.
+    pub fn decide(&self, facts: &Facts, now: SystemTime) -> Decision {
+        decide_on(facts, self, now)
+    }
+}
+
+fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision {
     let Facts {
         status,
         last_used,

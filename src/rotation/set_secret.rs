@@ -5,9 +5,9 @@ use tracing::info;
 use super::Rotator;
 use crate::error::Result;
 use crate::event::RotationEvent;
-use crate::services::{AWSPENDING, Iam, KeyChecker, KeyStatus, SecretInfo, SecretStore};
+use crate::services::{AWSPENDING, Iam, KeyStatus, SecretInfo, Services};
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+impl<X: Services> Rotator<X> {
     /// Checks that the pending key exists, is Active, and belongs to the secret's user.
     ///
     /// Assumes createSecret stored a value under the token. Changes nothing, except when the
@@ -21,7 +21,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
         self.same_user_in_scope(event, info, AWSPENDING, &pending, &current)
             .await?;
         let user = pending.user_name();
-        let keys = self.iam.list_keys(user).await?;
+        let keys = self.iam().list_keys(user).await?;
         match keys.iter().find(|k| k.id == key.id) {
             None => Err(self
                 .abandon(

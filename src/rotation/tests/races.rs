@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use super::*;
 use crate::fakes::Gate;
-use crate::manual;
+use crate::rotation::cli_driver;
 
 const TOKEN_2: &str = "22222222-3333-4444-5555-666666666666";
 const TOKEN_3: &str = "33333333-4444-5555-6666-777777777777";
-
-type FakeRotator = Rotator<FakeSecrets, FakeIam, FakeSts>;
 
 /// A second rotator on the same accounts, as another Lambda process would be, whose calls stop
 /// at the gate.
@@ -144,7 +142,7 @@ async fn the_cli_rotating_beside_a_scheduled_rotation(long_ago: bool) {
             &gate,
             async move { steps(&scheduled, TOKEN).await },
             async {
-                let _ = manual::rotate(&world.rotator, SECRET, far_deadline()).await;
+                let _ = cli_driver::rotate(&world.rotator, SECRET, far_deadline()).await;
             },
         )
         .await;
@@ -174,7 +172,7 @@ async fn another_rotations_new_key_is_never_deleted_to_make_room() {
     interleave(
         &gate,
         async move {
-            let outcome = manual::rotate(&cli, SECRET, far_deadline())
+            let outcome = cli_driver::rotate(&cli, SECRET, far_deadline())
                 .await
                 .map(|_| ());
             *result.lock().unwrap() = Some(outcome.as_ref().map_err(|e| e.kind()).copied());
@@ -216,7 +214,7 @@ async fn cancel_never_deletes_a_key_that_secrets_manager_promoted_meanwhile() {
         }
         let gate = Gate::pause_at(pause_at);
         let cancelling = gated_rotator(&world, &gate);
-        let cancel = async move { manual::cancel(&cancelling, SECRET).await.map(|_| ()) };
+        let cancel = async move { cli_driver::cancel(&cancelling, SECRET).await.map(|_| ()) };
         // Secrets Manager's own finishSecret lands while the operator's cancel is under way.
         let finish = async {
             let _ = world.run(Step::FinishSecret).await;

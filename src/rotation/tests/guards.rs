@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::*;
-use crate::manual;
+use crate::rotation::cli_driver;
 use crate::services::KeyStatus::Expired;
 
 const TOKEN_2: &str = "22222222-3333-4444-5555-666666666666";
@@ -320,7 +320,7 @@ async fn a_cli_rotation_that_fails_half_way_is_cancelled_and_leaves_nothing_stuc
     world.secrets.state().versions.retain(|v| v.id != TOKEN);
     *world.sts.refusals.lock().unwrap() = u32::MAX;
 
-    let err = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let err = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap_err();
 
@@ -340,7 +340,7 @@ async fn a_cli_rotation_never_takes_over_one_secrets_manager_may_still_be_runnin
     let before = (world.keys(), world.secrets.describe_now().versions);
     let writes = world.writes();
 
-    let err = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let err = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap_err();
 
@@ -359,7 +359,7 @@ async fn a_cli_rotation_never_takes_over_one_secrets_manager_may_still_be_runnin
 
     // Once no attempt of it can still be running, the CLI takes it over and finishes it.
     world.started_long_ago(TOKEN);
-    let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let rotation = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap();
     assert_eq!(rotation.resumed.as_deref(), Some(TOKEN));
@@ -372,7 +372,7 @@ async fn a_cli_rotation_resumes_one_left_unfinished_and_finishes_it() {
     world.started_long_ago(TOKEN);
     let pending_key = world.value_of(TOKEN)["AccessKeyId"].clone();
 
-    let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let rotation = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap();
 
@@ -392,7 +392,7 @@ async fn a_cli_rotation_restarts_one_that_cannot_finish() {
         .to_string();
     world.iam.delete_key("ci-bot", &pending_key).await.unwrap();
 
-    let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let rotation = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap();
 
@@ -412,12 +412,12 @@ async fn a_cli_run_after_a_crash_between_making_and_storing_its_key_removes_that
         .unwrap()
         .as_secs();
     world.secrets.state().tags = vec![(
-        crate::steps::CLI_ROTATION_TAG.into(),
+        crate::rotation::CLI_ROTATION_TAG.into(),
         format!("{TOKEN} {noted}"),
     )];
     let orphan = world.iam.create_key("ci-bot").await.unwrap();
 
-    let rotation = manual::rotate(&world.rotator, SECRET, far_deadline())
+    let rotation = cli_driver::rotate(&world.rotator, SECRET, far_deadline())
         .await
         .unwrap();
 
@@ -439,7 +439,7 @@ async fn cancel_deletes_the_pending_key_only_when_it_was_never_used() {
             world.iam.use_key(&pending_key);
         }
 
-        let changes = manual::cancel(&world.rotator, SECRET).await.unwrap();
+        let changes = cli_driver::cancel(&world.rotator, SECRET).await.unwrap();
 
         assert!(world.secrets.labels_of(TOKEN).is_empty());
         let still_there = world.keys().iter().any(|(id, _)| *id == pending_key);
@@ -463,7 +463,7 @@ fn forge_pending_for(world: &World, user: &str, key_id: &str) {
 }
 
 /// A rotator as a fresh process has it: it knows no value yet.
-fn fresh_rotator(world: &World, config: Config) -> Rotator<FakeSecrets, FakeIam, FakeSts> {
+fn fresh_rotator(world: &World, config: Config) -> FakeRotator {
     Rotator::new(
         world.secrets.clone(),
         world.iam.clone(),

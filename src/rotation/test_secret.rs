@@ -8,9 +8,9 @@ use tracing::{debug, info};
 use super::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
-use crate::services::{AWSPENDING, CheckError, Iam, KeyChecker, SecretInfo, SecretStore};
+use crate::services::{AWSPENDING, CheckError, KeyChecker, SecretInfo, Services};
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
+impl<X: Services> Rotator<X> {
     /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
     /// it signs as exactly the secret's user (account, path and name).
     ///
@@ -41,13 +41,13 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             .await?;
 
         let started = Instant::now();
-        let give_up_at = deadline.min(started + self.config.test_budget);
-        let mut delay = self.config.test_first_delay;
+        let give_up_at = deadline.min(started + self.config().test_budget);
+        let mut delay = self.config().test_first_delay;
         let mut attempts = 0;
         loop {
             attempts += 1;
             let remaining = give_up_at.saturating_duration_since(Instant::now());
-            let outcome = tokio::time::timeout(remaining, self.checker.caller_arn(key))
+            let outcome = tokio::time::timeout(remaining, self.keys().caller_arn(key))
                 .await
                 .unwrap_or_else(|_| {
                     Err(CheckError::NotYetValid {
@@ -84,7 +84,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<S, I, K> {
             }
             debug!(new_key_id = %key.id, attempts, code = %code, pause_ms = pause.as_millis() as u64, "the new key is not accepted yet; waiting");
             tokio::time::sleep(pause).await;
-            delay = (delay * 2).min(self.config.test_max_delay);
+            delay = (delay * 2).min(self.config().test_max_delay);
         }
     }
 

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
-use crate::fakes::{FakeIam, FakeSecrets, FakeSts, FakeVersion};
+use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts, FakeVersion};
+use crate::rotation::{Contract, Rotator};
 use crate::services::KeyStatus::{Active, Inactive};
 use crate::services::{Iam, IamUser, KeyStatus};
-use crate::steps::{Contract, Rotator};
 
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-bot-AbCdEf";
 const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
@@ -26,7 +26,7 @@ struct World {
     secrets: FakeSecrets,
     iam: FakeIam,
     sts: FakeSts,
-    rotator: Rotator<FakeSecrets, FakeIam, FakeSts>,
+    rotator: FakeRotator,
     old_key: String,
 }
 
@@ -103,7 +103,7 @@ impl World {
         let mut state = self.secrets.state();
         let version = state.versions.iter_mut().find(|v| v.id == token).unwrap();
         version.created =
-            SystemTime::now() - crate::steps::LONGEST_ATTEMPT - Duration::from_secs(60);
+            SystemTime::now() - crate::rotation::LONGEST_ATTEMPT - Duration::from_secs(60);
     }
 
     async fn run_token(&self, step: Step, token: &str) -> Result<(), Error> {

@@ -5,13 +5,14 @@ use std::time::{Instant, SystemTime};
 
 use tracing::{info, warn};
 
+use super::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT};
 use crate::change::Change;
+use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
 use crate::services::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyChecker, SecretInfo, SecretStore,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, SecretInfo, SecretStore, Services,
 };
-use crate::steps::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT, Rotator};
 
 /// How a `rotate` went.
 #[derive(Debug)]
@@ -30,8 +31,8 @@ pub struct Rotation {
 /// is returned, so the secret is never left with AWSPENDING for the next rotation to trip on.
 /// A rotation Secrets Manager started less than [`LONGEST_ATTEMPT`] ago is neither taken over nor
 /// cancelled (`RotationInFlight`): its attempt may still be running.
-pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+pub async fn rotate<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     deadline: Instant,
 ) -> Result<Rotation> {
@@ -70,16 +71,13 @@ pub async fn rotate<S: SecretStore, I: Iam, K: KeyChecker>(
 /// Ends whatever rotation of the secret is unfinished: takes AWSPENDING off its version, deletes
 /// its new key if nothing ever used it (a used one is kept and named), and removes the CLI's note.
 /// Never touches the AWSCURRENT key.
-pub async fn cancel<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
-    secret_id: &str,
-) -> Result<Vec<Change>> {
+pub async fn cancel<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Result<Vec<Change>> {
     cancel_rotation(rotator, secret_id, None).await
 }
 
 /// The four steps with `token`, as Secrets Manager runs them, then AWSPENDING taken off as it does.
-async fn run_to_end<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn run_to_end<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     token: &str,
     deadline: Instant,
@@ -117,8 +115,8 @@ fn unfinished_token(info: &SecretInfo) -> Option<String> {
 /// noted, whose token version was made less than [`LONGEST_ATTEMPT`] ago. A CLI run's rotation
 /// (its note names the token) is resumed at once: a same-token attempt racing it is safe, as
 /// Secrets Manager's own retries are.
-async fn refuse_if_in_flight<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn refuse_if_in_flight<X: Services>(
+    rotator: &Rotator<X>,
     info: &SecretInfo,
     token: &str,
     now: SystemTime,
@@ -165,8 +163,8 @@ fn cannot_finish(error: &Error) -> bool {
 }
 
 /// Cancels the rotation under `token` after it failed with `error`, and returns that error.
-async fn cancel_after<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn cancel_after<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     token: &str,
     error: Error,
@@ -185,8 +183,8 @@ async fn cancel_after<S: SecretStore, I: Iam, K: KeyChecker>(
 }
 
 /// Cancels the unfinished rotation, or only the one under `token` when given.
-async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn cancel_rotation<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     token: Option<&str>,
 ) -> Result<Vec<Change>> {
@@ -268,8 +266,8 @@ async fn cancel_rotation<S: SecretStore, I: Iam, K: KeyChecker>(
 /// The label (AWSCURRENT or AWSPREVIOUS) whose version holds `key_id` now, read afresh: Secrets
 /// Manager's own finishSecret may have promoted the pending key since the rotation was read, and
 /// a key those labels hold is never a cancelled rotation's to delete.
-async fn promoted_meanwhile<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn promoted_meanwhile<X: Services>(
+    rotator: &Rotator<X>,
     secret_id: &str,
     key_id: &str,
 ) -> Result<Option<&'static str>> {
@@ -287,8 +285,8 @@ async fn promoted_meanwhile<S: SecretStore, I: Iam, K: KeyChecker>(
 }
 
 /// The user and key of the pending version, when that key is not also AWSCURRENT's.
-async fn pending_key<S: SecretStore, I: Iam, K: KeyChecker>(
-    rotator: &Rotator<S, I, K>,
+async fn pending_key<X: Services>(
+    rotator: &Rotator<X>,
     info: &SecretInfo,
     version_id: &str,
 ) -> Result<Option<(String, String)>> {

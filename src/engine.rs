@@ -1,0 +1,47 @@
+//! The engine every capability works with: the services it calls, its settings, and the values of
+//! secret versions already read. Built once per process, used for every event. The rules live
+//! elsewhere, each in one module: the contract and the four steps in `rotation`, reading secret
+//! versions in `versions`, the user-scope rule in `scope`.
+
+use crate::config::Config;
+use crate::services::{Clients, Iam, KeyChecker, SecretStore, Services};
+use crate::versions::ValueCache;
+
+/// The engine: the services every capability calls, its settings, and the values already read.
+pub struct Rotator<X> {
+    services: X,
+    config: Config,
+    pub(crate) values: ValueCache,
+}
+
+impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<Clients<S, I, K>> {
+    pub fn new(secrets: S, iam: I, keys: K, config: Config) -> Self {
+        Rotator::with_services(Clients { secrets, iam, keys }, config)
+    }
+}
+
+impl<X: Services> Rotator<X> {
+    pub fn with_services(services: X, config: Config) -> Self {
+        Rotator {
+            services,
+            config,
+            values: ValueCache::default(),
+        }
+    }
+
+    pub fn secrets(&self) -> &X::Secrets {
+        self.services.secrets()
+    }
+
+    pub fn iam(&self) -> &X::Iam {
+        self.services.iam()
+    }
+
+    pub fn keys(&self) -> &X::Keys {
+        self.services.keys()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}

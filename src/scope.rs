@@ -1,0 +1,78 @@
+//! The user-scope rule: the one check every step, the sweep, adopt and the CLI make before they
+//! act on a user's keys. The user must exist, lie under the configured IAM path, and (when set)
+//! carry the configured tag valued with the secret's ARN, so that whoever may write one secret
+//! cannot point it at another user.
+
+use crate::engine::Rotator;
+use crate::error::{Error, Result};
+use crate::event::RotationEvent;
+use crate::secret::KeySecret;
+use crate::services::{Iam, IamUser, SecretInfo, Services};
+
+impl<X: Services> Rotator<X> {
+    /// The user of a version this step acts on (`label` names it in errors), checked as
+    /// createSecret checks the current one: it must be the user AWSCURRENT (`current`) names,
+    /// exist, lie in scope and be bound to this secret. Every step after createSecret calls this
+    /// before it changes anything, so a hand-written version cannot steer a step to another user.
+    pub(crate) async fn same_user_in_scope(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        label: &str,
+        version: &KeySecret,
+        current: &KeySecret,
+    ) -> Result<IamUser> {
+        if version.user_name() != current.user_name() {
+            return Err(Error::UserMismatch {
+                secret: event.secret_id.clone(),
+                label: label.to_string(),
+                user: current.user_name().to_string(),
+                other_user: version.user_name().to_string(),
+            });
+        }
+        self.user_in_scope(&event.secret_id, &info.arn, version.user_name())
+            .await
+    }
+
+    /// Refuses a user this function may not touch, as every step does before it acts on a key.
+    pub async fn check_scope(&self, secret_arn: &str, user: &str) -> Result<()> {
+        self.user_in_scope(secret_arn, secret_arn, user)
+            .await
+            .map(|_| ())
+    }
+
+    /// The secret's IAM user, refused when it does not exist, lies outside the configured path, or
+    /// lacks the configured tag naming this secret.
+    pub(crate) async fn user_in_scope(
+        &self,
+        secret_id: &str,
+        secret_arn: &str,
+        name: &str,
+    ) -> Result<IamUser> {
+        let user = self
+            .iam()
+            .user(name)
+            .await?
+            .ok_or_else(|| Error::UserNotFound {
+                secret: secret_id.to_string(),
+                user: name.to_string(),
+            })?;
+        if !user.path.starts_with(&self.config().user_path_prefix) {
+            return Err(Error::UserOutOfScope {
+                user: user.name,
+                path: user.path,
+                allowed: format!("IAM path {}", self.config().user_path_prefix),
+            });
+        }
+        if let Some(tag) = &self.config().user_tag
+            && !user.tags.iter().any(|(k, v)| k == tag && v == secret_arn)
+        {
+            return Err(Error::UserOutOfScope {
+                path: user.path,
+                allowed: format!("users tagged {tag}={secret_arn}"),
+                user: user.name,
+            });
+        }
+        Ok(user)
+    }
+}
