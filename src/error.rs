@@ -16,6 +16,24 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
+    #[error("cannot read {path}: {reason}. Check the path, and that you may read the file")]
+    UnreadableFile { path: String, reason: String },
+
+    #[error(
+        "the credential report is not the CSV IAM writes: {0}. Download it again (aws iam get-credential-report), or audit without --report-file"
+    )]
+    InvalidCredentialReport(String),
+
+    #[error(
+        "no secret {secret} under the prefix {prefix:?} (ROTATOR_SECRET_NAME_PREFIX): check its name or ARN, or set the prefix so that it covers the secret"
+    )]
+    SecretNotFound { secret: String, prefix: String },
+
+    #[error(
+        "secret {secret} has no previous key to retire: its AWSPREVIOUS version is missing, holds no key of the current user, or holds the current key. Nothing was changed"
+    )]
+    NoPreviousKey { secret: String },
+
     #[error(
         "secret {secret} does not have rotation enabled. Turn rotation on with `aws secretsmanager rotate-secret --secret-id {secret} --rotation-lambda-arn ...`"
     )]
@@ -173,6 +191,10 @@ impl Error {
         match self {
             Error::InvalidEvent(_)
             | Error::InvalidConfig(_)
+            | Error::UnreadableFile { .. }
+            | Error::InvalidCredentialReport(_)
+            | Error::SecretNotFound { .. }
+            | Error::NoPreviousKey { .. }
             | Error::RotationNotEnabled { .. }
             | Error::UnknownVersion { .. }
             | Error::NotPending { .. }
@@ -197,6 +219,10 @@ impl Error {
         match self {
             Error::InvalidEvent(_) => "InvalidEvent",
             Error::InvalidConfig(_) => "InvalidConfiguration",
+            Error::UnreadableFile { .. } => "UnreadableFile",
+            Error::InvalidCredentialReport(_) => "InvalidCredentialReport",
+            Error::SecretNotFound { .. } => "SecretNotFound",
+            Error::NoPreviousKey { .. } => "NoPreviousKey",
             Error::RotationNotEnabled { .. } => "RotationNotEnabled",
             Error::UnknownVersion { .. } => "UnknownVersion",
             Error::NotPending { .. } => "VersionNotPending",

@@ -101,7 +101,7 @@ pub async fn audit<X: Services>(
             (report.generated, report.csv)
         }
     };
-    let rows = report::parse(&csv).map_err(Error::InvalidEvent)?;
+    let rows = report::parse(&csv).map_err(Error::InvalidCredentialReport)?;
     progress(&format!("read the credential report: {} users", rows.len()));
     let prefix = &rotator.config().secret_name_prefix;
     let held = secrets::read(rotator.secrets(), prefix).await?;

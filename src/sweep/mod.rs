@@ -144,10 +144,10 @@ pub async fn sweep<X: Services>(
     if let Some(id) = &options.secret_id {
         secrets.retain(|s| s.arn == *id || s.name == *id);
         if secrets.is_empty() {
-            return Err(Error::InvalidEvent(format!(
-                "no secret {id} under the prefix {:?} (ROTATOR_SECRET_NAME_PREFIX)",
-                config.secret_name_prefix
-            )));
+            return Err(Error::SecretNotFound {
+                secret: id.clone(),
+                prefix: config.secret_name_prefix.clone(),
+            });
         }
     }
     let mut report = Report {

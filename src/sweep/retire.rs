@@ -17,10 +17,8 @@ pub async fn retire<X: Services>(
     delete: bool,
 ) -> Result<Vec<Action>> {
     let info = rotator.secrets().describe(secret_id).await?;
-    let no_previous = || Error::InvalidSecret {
+    let no_previous = || Error::NoPreviousKey {
         secret: secret_id.to_string(),
-        label: AWSPREVIOUS.to_string(),
-        reason: "there is no previous version holding a key of the current user".to_string(),
     };
     let current_version = info.labelled(AWSCURRENT).ok_or_else(no_previous)?;
     let previous_version = info.labelled(AWSPREVIOUS).ok_or_else(no_previous)?;

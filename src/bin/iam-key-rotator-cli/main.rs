@@ -336,7 +336,10 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             let rotator = wiring::rotator(&sdk, Config::from_env()?);
             let csv = match report_file {
                 Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    Error::InvalidEvent(format!("cannot read {}: {e}", path.display()))
+                    Error::UnreadableFile {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    }
                 })?),
                 None => None,
             };
@@ -439,7 +442,10 @@ fn read_event(path: &PathBuf) -> Result<RotationEvent, Error> {
     } else {
         std::fs::read_to_string(path)
     }
-    .map_err(|e| Error::InvalidEvent(format!("cannot read {}: {e}", path.display())))?;
+    .map_err(|e| Error::UnreadableFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| Error::InvalidEvent(format!("{} is not JSON: {e}", path.display())))?;
     RotationEvent::from_json(&value)
