@@ -45,10 +45,20 @@ pub struct ReusedSecret {
     pub policy: String,
 }
 
-/// One step of the plan, and whether it was done.
+/// What one step of the plan does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAction {
+    CreateUser,
+    CreateSecret,
+    TagUser,
+    AttachRotation,
+}
+
+/// One step of the plan, said for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Step {
-    pub action: &'static str,
+pub struct PlannedStep {
+    pub action: PlanAction,
     pub detail: String,
 }
 
@@ -57,7 +67,7 @@ pub struct Adoption {
     pub user: String,
     pub secret: String,
     /// What had to be done (empty when the user was already under rotation).
-    pub plan: Vec<Step>,
+    pub plan: Vec<PlannedStep>,
     /// Whether the plan was carried out (false for a dry run).
     pub done: bool,
     /// What the consumers of the adopted key must do.
@@ -85,7 +95,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
     let secret_name = format!("{prefix}{name}");
     let tag = config.user_tag.as_deref().unwrap_or(DEFAULT_USER_TAG);
     let mut plan = Vec::new();
-    let step = |action: &'static str, detail: String| Step { action, detail };
+    let step = |action: PlanAction, detail: String| PlannedStep { action, detail };
 
     // The secret, when an earlier run made it: then the key it holds is settled already.
     let existing = secrets
@@ -104,7 +114,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
         }
         None => {
             plan.push(step(
-                "create_user",
+                PlanAction::CreateUser,
                 format!("create IAM user {name} under {path}"),
             ));
             None
@@ -206,13 +216,13 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             .map(|id| format!(", and key {id} (its id; IAM never shows the secret part again)"))
             .unwrap_or_default();
         plan.push(step(
-            "create_secret",
+            PlanAction::CreateSecret,
             format!("create secret {secret_name} holding UserName {name}{holds}"),
         ));
     }
     if !bound {
         plan.push(step(
-            "tag_user",
+            PlanAction::TagUser,
             format!("tag user {name} with {tag}=<the secret's ARN>, binding it to its secret"),
         ));
     }
@@ -226,7 +236,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             Schedule::Expression(e) => e.clone(),
         };
         plan.push(step(
-            "attach_rotation",
+                PlanAction::AttachRotation,
             format!(
                 "rotate {secret_name} with {} {when}, starting now: consumers then read the new key from the secret",
                 request.function_arn

@@ -4,11 +4,38 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// What happened to a key, a version or the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Deleted,
+    Deactivated,
+    Reactivated,
+    Kept,
+    Promoted,
+    Abandoned,
+    NoteRemoved,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::Deactivated => "deactivated",
+            ChangeKind::Reactivated => "reactivated",
+            ChangeKind::Kept => "kept",
+            ChangeKind::Promoted => "promoted",
+            ChangeKind::Abandoned => "abandoned",
+            ChangeKind::NoteRemoved => "note_removed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    /// What happened: `created`, `deleted`, `deactivated`, `reactivated`, `kept`, `promoted`,
-    /// `abandoned`, `note_removed`.
-    pub action: &'static str,
+    pub action: ChangeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -17,7 +44,7 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn key(action: &'static str, key_id: &str, reason: impl Into<String>) -> Change {
+    pub fn key(action: ChangeKind, key_id: &str, reason: impl Into<String>) -> Change {
         Change {
             action,
             key_id: Some(key_id.to_string()),
@@ -26,7 +53,7 @@ impl Change {
         }
     }
 
-    pub fn version(action: &'static str, version_id: &str, reason: impl Into<String>) -> Change {
+    pub fn version(action: ChangeKind, version_id: &str, reason: impl Into<String>) -> Change {
         Change {
             action,
             key_id: None,
@@ -43,6 +70,6 @@ impl fmt::Display for Change {
             (None, Some(version)) => format!("version {version}"),
             (None, None) => "secret".to_string(),
         };
-        write!(f, "{} {what}: {}", self.action, self.reason)
+        write!(f, "{} {what}: {}", self.action.as_str(), self.reason)
     }
 }

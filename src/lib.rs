@@ -18,6 +18,7 @@ pub mod audit;
 pub mod aws;
 pub mod change;
 pub mod config;
+pub mod dates;
 pub mod deployed;
 pub mod engine;
 pub mod error;

@@ -257,7 +257,7 @@ pub struct IamUser {
 }
 
 /// The states IAM reports for an access key. Only an Active key can sign a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum KeyStatus {
     Active,
     Inactive,
@@ -275,6 +275,12 @@ impl KeyStatus {
             KeyStatus::Expired => "Expired",
             KeyStatus::Unknown => "Unknown",
         }
+    }
+}
+
+impl std::fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -1,12 +1,11 @@
 //! A secret's state at a glance: its versions and labels beside its user's keys.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 
+use crate::dates::epoch_seconds;
 use crate::error::Result;
 use crate::secret::KeySecret;
-use crate::services::{AWSCURRENT, Iam, SecretStore};
+use crate::services::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyStatus, SecretStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
@@ -28,7 +27,7 @@ pub struct VersionRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyRow {
     pub access_key_id: String,
-    pub status: &'static str,
+    pub status: KeyStatus,
     /// Seconds since the epoch.
     pub created: Option<u64>,
     pub last_used: Option<u64>,
@@ -76,7 +75,7 @@ pub async fn status<S: SecretStore, I: Iam>(
             keys.push(KeyRow {
                 last_used: iam.last_used(&key.id).await?.map(|u| epoch_seconds(u.when)),
                 access_key_id: key.id,
-                status: key.status.as_str(),
+                status: key.status,
                 created: key.created.map(epoch_seconds),
                 labels,
             });
@@ -95,19 +94,13 @@ pub async fn status<S: SecretStore, I: Iam>(
 
 fn label_rank(labels: &[String]) -> u8 {
     let has = |l: &str| labels.iter().any(|x| x == l);
-    if has("AWSCURRENT") {
+    if has(AWSCURRENT) {
         0
-    } else if has("AWSPENDING") {
+    } else if has(AWSPENDING) {
         1
-    } else if has("AWSPREVIOUS") {
+    } else if has(AWSPREVIOUS) {
         2
     } else {
         3
     }
-}
-
-fn epoch_seconds(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
 }

@@ -3,7 +3,7 @@
 //! second. The report has no key ids, and it may be hours old: a slot is never given a key by its
 //! position, and a report that predates what IAM or a secret shows is told stale.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use futures::StreamExt;
 use secrecy::ExposeSecret;
@@ -95,7 +95,7 @@ async fn previous_keys<S: SecretStore>(
 
 /// Whole seconds: IAM and the report date keys to the second.
 fn second(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    crate::dates::epoch_seconds(t)
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -103,11 +103,7 @@ fn slot(slot: u8, active: &str, last_rotated: &str, last_used: &str) -> KeySlot 
 /// A date as the report writes it (`2026-01-31T09:15:00+00:00`); `N/A`, `no_information`,
 /// `not_supported` and anything else are no date.
 fn date(text: &str) -> Option<SystemTime> {
-    let utc = text
-        .strip_suffix("+00:00")
-        .map(|t| format!("{t}Z"))
-        .unwrap_or_else(|| text.to_string());
-    humantime::parse_rfc3339_weak(&utc).ok()
+    crate::dates::rfc3339(text)
 }
 
 #[cfg(test)]

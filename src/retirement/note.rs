@@ -2,7 +2,9 @@
 //! with nothing to do costs no IAM call, and a key the sweep deactivated is known as such. The
 //! note is a hint for the listing: every decision that changes a key reads it again, fresh.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use crate::dates;
 
 /// The tag: "<AWSPREVIOUS version id> <what>", what being `deactivated <unix seconds>`, `done`,
 /// `left-alone` or `adopted`.
@@ -31,9 +33,9 @@ pub fn read(tag: Option<&str>, previous: &str) -> Option<Note> {
         ("done", _) => Some(Note::Done),
         ("left-alone", _) => Some(Note::LeftAlone),
         ("adopted", _) => Some(Note::Adopted),
-        ("deactivated", Some(seconds)) => Some(Note::Deactivated(
-            UNIX_EPOCH + Duration::from_secs(seconds.parse().ok()?),
-        )),
+        ("deactivated", Some(seconds)) => Some(Note::Deactivated(dates::from_epoch_seconds(
+            seconds.parse().ok()?,
+        ))),
         _ => None,
     }
 }
@@ -44,14 +46,15 @@ pub fn write(previous: &str, note: Note) -> String {
         Note::LeftAlone => format!("{previous} left-alone"),
         Note::Adopted => format!("{previous} adopted"),
         Note::Deactivated(at) => {
-            let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            format!("{previous} deactivated {seconds}")
+            format!("{previous} deactivated {}", dates::epoch_seconds(at))
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
 
     #[test]

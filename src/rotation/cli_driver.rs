@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use tracing::{info, warn};
 
 use super::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT};
-use crate::change::Change;
+use crate::change::{Change, ChangeKind};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
@@ -196,7 +196,7 @@ async fn cancel_rotation<X: Services>(
     {
         secrets.untag(secret_id, CLI_ROTATION_TAG).await?;
         changes.push(Change {
-            action: "note_removed",
+            action: ChangeKind::NoteRemoved,
             key_id: None,
             version_id: None,
             reason: format!("the CLI's note of a rotation it started ({CLI_ROTATION_TAG})"),
@@ -222,7 +222,7 @@ async fn cancel_rotation<X: Services>(
         true => "AWSPENDING taken off AWSCURRENT: that rotation had finished",
         false => "AWSPENDING taken off: the rotation is cancelled",
     };
-    changes.push(Change::version("abandoned", &pending.id, reason));
+    changes.push(Change::version(ChangeKind::Abandoned, &pending.id, reason));
     let Some((user, key_id)) = key_to_check else {
         return Ok(changes);
     };
@@ -237,7 +237,7 @@ async fn cancel_rotation<X: Services>(
         && let Some(label) = promoted_meanwhile(rotator, secret_id, &key_id).await?
     {
         changes.push(Change::key(
-            "kept",
+            ChangeKind::Kept,
             &key_id,
             format!("the rotation finished meanwhile: {label} holds this key now"),
         ));
@@ -246,14 +246,12 @@ async fn cancel_rotation<X: Services>(
     match last_used {
         None => {
             iam.delete_key(&user, &key_id).await?;
-            changes.push(Change::key(
-                "deleted",
+            changes.push(Change::key(ChangeKind::Deleted,
                 &key_id,
                 "the cancelled rotation's new key, never used",
             ));
         }
-        Some(usage) => changes.push(Change::key(
-            "kept",
+        Some(usage) => changes.push(Change::key(ChangeKind::Kept,
             &key_id,
             format!(
                 "the cancelled rotation's new key was used (last {usage}); delete it once nothing relies on it"

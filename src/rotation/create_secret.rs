@@ -1,12 +1,13 @@
 //! createSecret: makes a new access key, making room under IAM's 2-key quota, and stores it as AWSPENDING.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use tracing::{error, info, warn};
 
 use super::key_quota::{Holder, LONGEST_ATTEMPT, Removal, Verdict, is_crash_leftover, plan_room};
 use super::{Contract, Rotator};
+use crate::dates;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
@@ -129,7 +130,7 @@ impl<X: Services> Rotator<X> {
         {
             return Ok(Some(noted));
         }
-        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let seconds = dates::epoch_seconds(now);
         self.secrets()
             .tag(
                 &info.arn,
@@ -137,7 +138,7 @@ impl<X: Services> Rotator<X> {
                 &format!("{} {seconds}", event.token),
             )
             .await?;
-        Ok(Some(UNIX_EPOCH + Duration::from_secs(seconds)))
+        Ok(Some(dates::from_epoch_seconds(seconds)))
     }
 
     /// What createSecret may do with `key`, one of the user's keys besides the current one.
@@ -360,14 +361,14 @@ impl<X: Services> Rotator<X> {
 fn parse_cli_note(note: &str, token: &str, now: SystemTime) -> Option<SystemTime> {
     let (noted_token, seconds) = note.split_once(' ')?;
     let seconds: u64 = seconds.parse().ok()?;
-    let noted = UNIX_EPOCH + Duration::from_secs(seconds);
+    let noted = dates::from_epoch_seconds(seconds);
     let fresh = noted <= now + Duration::from_secs(1) && now <= noted + LONGEST_ATTEMPT;
     (noted_token == token && fresh).then_some(noted)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 

@@ -85,13 +85,33 @@ impl From<&KeyUsage> for LastUse {
 }
 
 /// What the sweep did (or, in a dry run, would do) to a previous key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Deactivated,
+    Deleted,
+    /// Used within the quiet time: stays Active, and is reported.
+    KeptInUse,
+    /// Switched back on by someone: every sweep leaves it until the next rotation.
+    LeftAlone,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Deactivated => "deactivated",
+            ActionKind::Deleted => "deleted",
+            ActionKind::KeptInUse => "kept_in_use",
+            ActionKind::LeftAlone => "left_alone",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
     pub secret_id: String,
     pub key_id: String,
-    /// `deactivated`, `deleted`, `kept_in_use`, or `left_alone` (switched back on by someone; every
-    /// sweep then leaves it until the next rotation).
-    pub action: &'static str,
+    pub action: ActionKind,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_used: Option<LastUse>,
@@ -209,7 +229,7 @@ async fn sweep_one<X: Services>(
 /// One log line per action and finding, and their metrics.
 fn publish(report: &Report) {
     for action in &report.actions {
-        info!(secret = %action.secret_id, key_id = %action.key_id, action = action.action, reason = %action.reason, dry_run = report.dry_run, "sweep action");
+        info!(secret = %action.secret_id, key_id = %action.key_id, action = action.action.as_str(), reason = %action.reason, dry_run = report.dry_run, "sweep action");
     }
     for finding in &report.findings {
         warn!(secret = %finding.secret_id, finding = finding.kind.as_str(), detail = %finding.detail, "sweep finding");
@@ -217,9 +237,9 @@ fn publish(report: &Report) {
     if report.dry_run {
         return;
     }
-    let count = |action: &str| report.actions.iter().filter(|a| a.action == action).count() as u64;
-    metrics::counter!("KeysDeactivated").increment(count("deactivated"));
-    metrics::counter!("KeysDeleted").increment(count("deleted"));
+    let count = |kind| report.actions.iter().filter(|a| a.action == kind).count() as u64;
+    metrics::counter!("KeysDeactivated").increment(count(ActionKind::Deactivated));
+    metrics::counter!("KeysDeleted").increment(count(ActionKind::Deleted));
     for kind in FindingKind::ALL {
         let n = report.findings.iter().filter(|f| f.kind == kind).count() as u64;
         metrics::counter!(kind.as_str()).increment(n);

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use super::{Action, Finding, FindingKind, LastUse, Options, Report};
+use super::{Action, ActionKind, Finding, FindingKind, LastUse, Options, Report};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::note::{self, Note};
@@ -196,7 +196,7 @@ async fn act<X: Services>(
     now: SystemTime,
     report: &mut Report,
 ) -> Result<()> {
-    let action = |action: &'static str, reason: String, last_used: Option<LastUse>| Action {
+    let action = |action: ActionKind, reason: String, last_used: Option<LastUse>| Action {
         secret_id: secret.name.clone(),
         key_id: key_id.to_string(),
         action,
@@ -216,9 +216,11 @@ async fn act<X: Services>(
                 kind: FindingKind::PreviousKeyInUse,
                 detail: detail.clone(),
             });
-            report
-                .actions
-                .push(action("kept_in_use", detail, Some(LastUse::from(&usage))));
+            report.actions.push(action(
+                ActionKind::KeptInUse,
+                detail,
+                Some(LastUse::from(&usage)),
+            ));
             return Ok(());
         }
         Decision::Deactivate => {
@@ -226,7 +228,7 @@ async fn act<X: Services>(
                 rotator.iam().deactivate_key(user, key_id).await?;
             }
             report.actions.push(action(
-                "deactivated",
+                ActionKind::Deactivated,
                 format!(
                     "grace period of {} over and unused for {}",
                     humantime::format_duration(policy.deactivate_after),
@@ -242,7 +244,7 @@ async fn act<X: Services>(
             }
             let after = policy.delete_after.unwrap_or_default();
             report.actions.push(action(
-                "deleted",
+                ActionKind::Deleted,
                 format!(
                     "inactive and unused for {}",
                     humantime::format_duration(after)
@@ -253,7 +255,9 @@ async fn act<X: Services>(
         }
         Decision::CountFromNow => Note::Deactivated(now),
         Decision::LeftAlone(reason) => {
-            report.actions.push(action("left_alone", reason, None));
+            report
+                .actions
+                .push(action(ActionKind::LeftAlone, reason, None));
             Note::LeftAlone
         }
         Decision::Finished => Note::Done,

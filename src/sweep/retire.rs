@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::Action;
+use super::{Action, ActionKind};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::retirement::note::{self, Note};
@@ -47,7 +47,7 @@ pub async fn retire<X: Services>(
     else {
         return Ok(Vec::new());
     };
-    let action = |action: &'static str, reason: &str| Action {
+    let action = |action: ActionKind, reason: &str| Action {
         secret_id: secret_id.to_string(),
         key_id: key_id.clone(),
         action,
@@ -57,11 +57,11 @@ pub async fn retire<X: Services>(
     let mut actions = Vec::new();
     if key.status == KeyStatus::Active {
         rotator.iam().deactivate_key(user, &key_id).await?;
-        actions.push(action("deactivated", "retired by an operator"));
+        actions.push(action(ActionKind::Deactivated, "retired by an operator"));
     }
     let note = if delete {
         rotator.iam().delete_key(user, &key_id).await?;
-        actions.push(action("deleted", "retired by an operator"));
+        actions.push(action(ActionKind::Deleted, "retired by an operator"));
         Note::Done
     } else {
         Note::Deactivated(SystemTime::now())

@@ -153,7 +153,7 @@ fn actions(report: &Report) -> Vec<(&str, &str)> {
     report
         .actions
         .iter()
-        .map(|a| (a.action, a.key_id.as_str()))
+        .map(|a| (a.action.as_str(), a.key_id.as_str()))
         .collect()
 }
 
@@ -442,7 +442,7 @@ async fn retire_deactivates_and_deletes_the_previous_key_now_whatever_the_policy
     let world = World::new().await;
     world.used_at(&world.old_key, SystemTime::now());
     let done = retire(&world.rotator, NAME, true).await.unwrap();
-    let done: Vec<&str> = done.iter().map(|a| a.action).collect();
+    let done: Vec<&str> = done.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(done, ["deactivated", "deleted"]);
     assert_eq!(world.status_of(&world.old_key), None);
     assert_eq!(world.status_of(&world.new_key), Some(Active));

@@ -335,12 +335,14 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
         Command::Audit { report_file, .. } => {
             let rotator = wiring::rotator(&sdk, Config::from_env()?);
             let csv = match report_file {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    Error::UnreadableFile {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    }
-                })?),
+                Some(path) => {
+                    Some(
+                        std::fs::read_to_string(path).map_err(|e| Error::UnreadableFile {
+                            path: path.display().to_string(),
+                            reason: e.to_string(),
+                        })?,
+                    )
+                }
                 None => None,
             };
             let audit =

@@ -111,7 +111,12 @@ fn print_text(output: Output, report: &Report) {
                 println!("The previous key of {secret_id} is already gone; nothing to do");
             }
             for a in actions {
-                println!("{} key {} of {secret_id}: {}", a.action, a.key_id, a.reason);
+                println!(
+                    "{} key {} of {secret_id}: {}",
+                    a.action.as_str(),
+                    a.key_id,
+                    a.reason
+                );
             }
         }
         (
@@ -125,7 +130,7 @@ fn print_text(output: Output, report: &Report) {
         ) => {
             println!("Rotated {} (token {})", after.secret_id, rotation.token);
             for a in retired {
-                println!("  - {} key {}: {}", a.action, a.key_id, a.reason);
+                println!("  - {} key {}: {}", a.action.as_str(), a.key_id, a.reason);
             }
             if let Some(resumed) = &rotation.resumed {
                 println!("  (took over the unfinished rotation {resumed})");

@@ -3,7 +3,8 @@
 
 use std::time::SystemTime;
 
-use iam_key_rotator::change::Change;
+use iam_key_rotator::change::{Change, ChangeKind};
+use iam_key_rotator::services::{AWSCURRENT, KeyStatus};
 use iam_key_rotator::status::Status;
 use iam_key_rotator::sweep;
 
@@ -13,7 +14,7 @@ pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
     let current_key = |s: &Status| {
         s.versions
             .iter()
-            .find(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
+            .find(|v| v.labels.iter().any(|l| l == AWSCURRENT))
             .and_then(|v| v.access_key_id.clone())
     };
     let (old_current, new_current) = (current_key(before), current_key(after));
@@ -21,7 +22,7 @@ pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
         let id = key.access_key_id.as_str();
         match before.keys.iter().find(|k| k.access_key_id == id) {
             None => out.push(Change::key(
-                "created",
+                ChangeKind::Created,
                 id,
                 if new_current.as_deref() == Some(id) {
                     "the new key, now held by AWSCURRENT"
@@ -30,10 +31,10 @@ pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
                 },
             )),
             Some(old) if old.status != key.status => {
-                let action = if key.status == "Active" {
-                    "reactivated"
+                let action = if key.status == KeyStatus::Active {
+                    ChangeKind::Reactivated
                 } else {
-                    "deactivated"
+                    ChangeKind::Deactivated
                 };
                 let reason = if old_current.as_deref() == Some(id) {
                     "the previous key, replaced in AWSCURRENT".to_string()
@@ -51,7 +52,7 @@ pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
             .iter()
             .any(|k| k.access_key_id == key.access_key_id)
         {
-            let reason = if key.status != "Active" {
+            let reason = if key.status != KeyStatus::Active {
                 format!("it was {}: made room for the new key", key.status)
             } else if key.labels.is_empty() {
                 "held by no version and never used: a leftover of a crashed attempt".to_string()
@@ -61,18 +62,18 @@ pub fn changes(before: &Status, after: &Status) -> Vec<Change> {
                     key.labels.join(",")
                 )
             };
-            out.push(Change::key("deleted", &key.access_key_id, reason));
+            out.push(Change::key(ChangeKind::Deleted, &key.access_key_id, reason));
         }
     }
     if old_current != new_current {
         let version = after
             .versions
             .iter()
-            .find(|v| v.labels.iter().any(|l| l == "AWSCURRENT"))
+            .find(|v| v.labels.iter().any(|l| l == AWSCURRENT))
             .map(|v| v.version_id.clone())
             .unwrap_or_default();
         out.push(Change::version(
-            "promoted",
+            ChangeKind::Promoted,
             &version,
             format!(
                 "AWSCURRENT now holds {} (was {})",
@@ -160,7 +161,10 @@ pub fn sweep_table(report: &sweep::Report) -> String {
         for a in &report.actions {
             out += &format!(
                 "  {:<40} {:<22} {:<12} {}\n",
-                a.secret_id, a.key_id, a.action, a.reason
+                a.secret_id,
+                a.key_id,
+                a.action.as_str(),
+                a.reason
             );
         }
     }

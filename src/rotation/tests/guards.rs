@@ -444,7 +444,7 @@ async fn cancel_deletes_the_pending_key_only_when_it_was_never_used() {
         assert!(world.secrets.labels_of(TOKEN).is_empty());
         let still_there = world.keys().iter().any(|(id, _)| *id == pending_key);
         assert_eq!(still_there, used);
-        let actions: Vec<&str> = changes.iter().map(|c| c.action).collect();
+        let actions: Vec<&str> = changes.iter().map(|c| c.action.as_str()).collect();
         let expected = if used { "kept" } else { "deleted" };
         assert_eq!(actions, ["abandoned", expected]);
         assert!(world.keys().contains(&(world.old_key.clone(), Active)));

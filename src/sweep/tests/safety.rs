@@ -243,7 +243,10 @@ async fn a_key_is_deleted_only_if_iam_shows_it_inactive_right_before() {
         world.iam.set_status(&world.old_key, Active);
         gate.resume();
         let report = paused.await.unwrap().unwrap();
-        let deleted = report.actions.iter().any(|a| a.action == "deleted");
+        let deleted = report
+            .actions
+            .iter()
+            .any(|a| a.action.as_str() == "deleted");
         // Only a pause at the DeleteAccessKey call itself comes too late; the note's TagResource
         // is the one call after it.
         if pause_at + 1 < gate.calls() {
