@@ -31,7 +31,7 @@ pub async fn handle<X: Services>(
         Ok(Invocation::Rotation(event)) => {
             let result = rotator.run(&event, deadline).await;
             if let Err(e) = &result {
-                metrics::counter!("RotationStepFailed", "ErrorType" => e.kind()).increment(1);
+                crate::metrics::step_failed(e.kind());
             }
             result.map(|()| Value::Null)
         }
@@ -75,7 +75,7 @@ async fn audit<X: Services>(rotator: &Rotator<X>) -> Result<Value, Error> {
         );
         // Findings about this tool's coverage fail no control: counting them would inflate one.
         if let Some(cis) = finding.controls.cis {
-            metrics::counter!("AuditFindings", "Control" => format!("CIS {cis}")).increment(1);
+            crate::metrics::audit_finding(cis);
         }
     }
     if audit.is_incomplete() {
@@ -90,7 +90,7 @@ async fn audit<X: Services>(rotator: &Rotator<X>) -> Result<Value, Error> {
         .iter()
         .filter(|f| f.severity == crate::audit::Severity::High)
         .count();
-    metrics::counter!("AuditHighSeverity").increment(high as u64);
+    crate::metrics::audit_high_severity(high as u64);
     Ok(serde_json::to_value(&audit.summary).unwrap_or(Value::Null))
 }
 

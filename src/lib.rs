@@ -16,6 +16,7 @@
 pub mod adopt;
 pub mod audit;
 pub mod aws;
+pub mod backoff;
 pub mod change;
 pub mod config;
 pub mod dates;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod event;
 pub mod lambda;
 pub mod logging;
+pub mod metrics;
 pub mod retirement;
 pub mod rotation;
 pub mod scope;
@@ -39,7 +41,7 @@ pub mod wiring;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]
-mod input_properties;
+mod tests;
 
 pub use config::Config;
 pub use engine::Rotator;

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
+use crate::backoff::Backoff;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::services::{Iam, Services};
@@ -144,9 +145,13 @@ async fn fresh_report<I: Iam>(
 ) -> Result<crate::services::CredentialReport> {
     let started = std::time::Instant::now();
     // IAM takes from a moment to a few seconds; asking again is free.
-    let mut pause = Duration::from_millis(200);
+    let mut backoff = Backoff::new(
+        Duration::from_millis(200),
+        Duration::from_secs(8),
+        started + REPORT_WAIT,
+    );
     while !iam.generate_credential_report().await? {
-        if started.elapsed() + pause > REPORT_WAIT {
+        let Some(pause) = backoff.next_pause() else {
             return Err(Error::Aws {
                 operation: "GenerateCredentialReport",
                 code: None,
@@ -156,13 +161,12 @@ async fn fresh_report<I: Iam>(
                     REPORT_WAIT.as_secs()
                 ),
             });
-        }
+        };
         progress(&format!(
             "IAM is generating the credential report ({}s)...",
             started.elapsed().as_secs()
         ));
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(8));
     }
     iam.credential_report().await
 }

@@ -1,11 +1,10 @@
 //! finishSecret: promotes the pending version to AWSCURRENT, then deactivates the key it replaced
 //! (never a key `adopt` brought under rotation, which the sweep retires once unused).
 
-use std::time::Duration;
-
 use tracing::{info, warn};
 
 use super::Rotator;
+use super::key_quota::CREATE_DATE_ROUNDING;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::retirement::note;
@@ -14,9 +13,6 @@ use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyInfo, KeyStatus, SecretInfo, SecretStore,
     Services, StoredValue,
 };
-
-/// IAM's CreateDate is truncated to the second; see [`is_stale`].
-const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 
 impl<X: Services> Rotator<X> {
     /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the

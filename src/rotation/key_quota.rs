@@ -10,7 +10,7 @@ pub const KEYS_PER_USER: usize = 2;
 
 /// IAM's CreateDate is truncated to the second, so a key made in the same second as the
 /// rotation's version may show a time up to this much earlier.
-const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
+pub const CREATE_DATE_ROUNDING: Duration = Duration::from_secs(1);
 
 /// The longest one attempt of a rotation can run: Lambda's 15-minute limit. A key made later
 /// than this after the rotation began cannot be a crash leftover of it, even when Secrets Manager

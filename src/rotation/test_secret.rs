@@ -1,11 +1,11 @@
 //! testSecret: proves the pending key works by asking STS who it is, waiting out IAM's propagation delay.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rand::Rng;
 use tracing::{debug, info};
 
 use super::Rotator;
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::services::{AWSPENDING, CheckError, KeyChecker, SecretInfo, Services};
@@ -42,7 +42,9 @@ impl<X: Services> Rotator<X> {
 
         let started = Instant::now();
         let give_up_at = deadline.min(started + self.config().test_budget);
-        let mut delay = self.config().test_first_delay;
+        let config = self.config();
+        let mut backoff =
+            Backoff::new(config.test_first_delay, config.test_max_delay, give_up_at).with_jitter();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -56,8 +58,7 @@ impl<X: Services> Rotator<X> {
                 });
             let code = match outcome {
                 Ok(arn) if arn == user.arn => {
-                    metrics::histogram!("TestSecretWaitSeconds")
-                        .record(started.elapsed().as_secs_f64());
+                    crate::metrics::test_secret_waited(started.elapsed());
                     info!(user = %user.name, new_key_id = %key.id, attempts, "the new key works");
                     return Ok(());
                 }
@@ -72,8 +73,7 @@ impl<X: Services> Rotator<X> {
                 Err(CheckError::NotYetValid { code }) => code,
             };
 
-            let pause = jittered(delay);
-            if Instant::now() + pause >= give_up_at {
+            let Some(pause) = backoff.next_pause() else {
                 return Err(Error::KeyNeverValid {
                     user: user.name,
                     key_id: key.id.clone(),
@@ -81,10 +81,9 @@ impl<X: Services> Rotator<X> {
                     waited: started.elapsed(),
                     last_code: code,
                 });
-            }
+            };
             debug!(new_key_id = %key.id, attempts, code = %code, pause_ms = pause.as_millis() as u64, "the new key is not accepted yet; waiting");
             tokio::time::sleep(pause).await;
-            delay = (delay * 2).min(self.config().test_max_delay);
         }
     }
 
@@ -97,27 +96,5 @@ impl<X: Services> Rotator<X> {
             .await?;
         info!(user = %user.name, "no new key under the token: tested the configuration only");
         Ok(())
-    }
-}
-/// Somewhere between half of `delay` and all of it, so that many rotations do not retry in step.
-fn jittered(delay: Duration) -> Duration {
-    let half = delay / 2;
-    half + rand::rng().random_range(Duration::ZERO..=half)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_between_half_and_all_of_the_delay() {
-        let delay = Duration::from_millis(800);
-        for _ in 0..1000 {
-            let pause = jittered(delay);
-            assert!(
-                pause >= Duration::from_millis(400) && pause <= delay,
-                "{pause:?}"
-            );
-        }
     }
 }

@@ -238,11 +238,10 @@ fn publish(report: &Report) {
         return;
     }
     let count = |kind| report.actions.iter().filter(|a| a.action == kind).count() as u64;
-    metrics::counter!("KeysDeactivated").increment(count(ActionKind::Deactivated));
-    metrics::counter!("KeysDeleted").increment(count(ActionKind::Deleted));
+    crate::metrics::keys_retired(count(ActionKind::Deactivated), count(ActionKind::Deleted));
     for kind in FindingKind::ALL {
         let n = report.findings.iter().filter(|f| f.kind == kind).count() as u64;
-        metrics::counter!(kind.as_str()).increment(n);
+        crate::metrics::sweep_findings(kind.as_str(), n);
     }
 }
 
