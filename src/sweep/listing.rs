@@ -1,5 +1,5 @@
-//! What ListSecrets alone tells about a secret: the findings it shows, and whether the policy has
-//! work on its previous key now (only then does the sweep look further).
+//! Triage from ListSecrets alone: the findings a secret's listing shows, and whether the policy has
+//! work on its previous key now (only then does the sweep look further, in IAM).
 
 use std::time::{Duration, SystemTime};
 
@@ -12,22 +12,22 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// A rotation takes seconds to minutes; AWSPENDING off AWSCURRENT for longer is stuck.
 const STUCK_AFTER: Duration = Duration::from_secs(3600);
 
-pub struct Look {
+pub struct Triage {
     pub findings: Vec<Finding>,
     /// Rotated by this function (or, without one, by any function).
     pub managed: bool,
     /// The version AWSPENDING sits on, off AWSCURRENT: a rotation in progress, never touched.
     pub unfinished: Option<String>,
     /// The policy has work on the previous key now.
-    pub visit: bool,
+    pub has_work: bool,
 }
 
-pub fn look(
+pub fn triage(
     secret: &SecretSummary,
     config: &Config,
     function_arn: Option<&str>,
     now: SystemTime,
-) -> Look {
+) -> Triage {
     let finding = |kind, detail: String| Finding {
         secret_id: secret.name.clone(),
         kind,
@@ -67,12 +67,12 @@ pub fn look(
         .iter()
         .find(|v| v.has(AWSPENDING) && !v.has(AWSCURRENT))
         .map(|v| v.id.clone());
-    let visit = managed && unfinished.is_none() && config.retirement().has_work(secret, now);
-    Look {
+    let has_work = managed && unfinished.is_none() && config.retirement().has_work(secret, now);
+    Triage {
         findings,
         managed,
         unfinished,
-        visit,
+        has_work,
     }
 }
 

@@ -3,6 +3,8 @@
 //! reporting what an operator must see. Thin entry points: the Lambda's `{"Action": "sweep"}` and
 //! the CLI's `sweep` and `retire`.
 
+mod carry_out;
+mod current_key;
 mod listing;
 mod previous_key;
 mod retire;
@@ -201,24 +203,24 @@ async fn sweep_one<X: Services>(
     now: SystemTime,
 ) -> Report {
     let mut report = Report::default();
-    let look = listing::look(
+    let triage = listing::triage(
         secret,
         rotator.config(),
         options.function_arn.as_deref(),
         now,
     );
-    report.findings.extend(look.findings);
-    if let Some(version) = &look.unfinished {
+    report.findings.extend(triage.findings);
+    if let Some(version) = &triage.unfinished {
         match listing::stuck(rotator.secrets(), secret, version, now).await {
             Ok(finding) => report.findings.extend(finding),
             Err(e) => report.errors.push(format!("{}: {e}", secret.name)),
         }
         return report;
     }
-    let wanted = look.visit || options.deep || options.secret_id.is_some();
-    if look.managed
+    let wanted = triage.has_work || options.deep || options.secret_id.is_some();
+    if triage.managed
         && wanted
-        && let Err(e) = previous_key::visit(rotator, secret, options, now, &mut report).await
+        && let Err(e) = previous_key::examine(rotator, secret, options, now, &mut report).await
     {
         error!(secret = %secret.name, error = %e, "could not sweep this secret");
         report.errors.push(format!("{}: {e}", secret.name));
