@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::report::{KeySlot, UserRow};
+use super::credential_report::{KeySlot, UserRow};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// CIS 1.14: keys rotated within 90 days.

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use secrecy::ExposeSecret;
 
 use super::checks::Managed;
-use super::report::UserRow;
+use super::credential_report::UserRow;
 use super::secrets::{Named, SecretKeys};
 use crate::error::{Error, Result};
 use crate::secret::KeySecret;

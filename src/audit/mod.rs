@@ -4,9 +4,9 @@
 //! the Lambda's `{"Action": "audit"}`.
 
 mod checks;
+mod credential_report;
 mod matching;
 mod render;
-mod report;
 mod secrets;
 mod unseen;
 
@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::services::{Iam, Services};
 
 pub use checks::{Controls, Finding, KeyRef, Managed, Seen, Severity};
+pub use credential_report::{UserRow, parse};
 pub use render::{to_csv, to_html, to_text};
-pub use report::{UserRow, parse};
 
 /// How long to wait for IAM to generate the report before giving up.
 const REPORT_WAIT: Duration = Duration::from_secs(120);
@@ -102,7 +102,7 @@ pub async fn audit<X: Services>(
             (report.generated, report.csv)
         }
     };
-    let rows = report::parse(&csv).map_err(Error::InvalidCredentialReport)?;
+    let rows = credential_report::parse(&csv).map_err(Error::InvalidCredentialReport)?;
     progress(&format!("read the credential report: {} users", rows.len()));
     let prefix = &rotator.config().secret_name_prefix;
     let held = secrets::read(rotator.secrets(), prefix).await?;

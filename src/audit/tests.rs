@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::checks::{KnownKeys, Severity, check};
-use super::report::{KeySlot, ROOT, UserRow};
+use super::credential_report::{KeySlot, ROOT, UserRow};
 use super::*;
 
 const DAY: Duration = Duration::from_secs(86_400);

@@ -2,8 +2,8 @@
 //! key IAM does not have, a secret it could not read, a report older than a rotation.
 
 use super::checks::{Controls, Finding, KeyRef, Severity, finding};
+use super::credential_report::UserRow;
 use super::matching::UserKeys;
-use super::report::UserRow;
 use super::secrets::Unreadable;
 
 /// The user an unreadable secret is probably for: `adopt` names secrets `<prefix><user>`.

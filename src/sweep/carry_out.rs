@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::{Action, ActionKind, Finding, FindingKind, LastUse, Options, Report};
+use super::{Action, ActionKind, Finding, FindingKind, LastUse, Options, Summary};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::note::{self, Note};
@@ -82,7 +82,7 @@ pub async fn carry_out<X: Services>(
     decision: Decision,
     options: &Options,
     now: SystemTime,
-    report: &mut Report,
+    report: &mut Summary,
 ) -> Result<()> {
     let action = |action: ActionKind, reason: String, last_used: Option<LastUse>| Action {
         secret_id: secret.name.clone(),

@@ -1,7 +1,7 @@
 //! What a deep look at a secret finds besides its previous key: whether the current key still
 //! works (CurrentKeyBroken), and active keys of the user that no version knows (UnknownKey).
 
-use super::{Finding, FindingKind, Report};
+use super::{Finding, FindingKind, Summary};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::secret::KeySecret;
@@ -10,7 +10,7 @@ use crate::services::{
 };
 
 /// CurrentKeyBroken: the key AWSCURRENT names is missing or not Active, so its consumers fail now.
-pub fn health(secret: &SecretSummary, current: &KeySecret, keys: &[KeyInfo], report: &mut Report) {
+pub fn health(secret: &SecretSummary, current: &KeySecret, keys: &[KeyInfo], report: &mut Summary) {
     let finding = |kind, detail: String| Finding {
         secret_id: secret.name.clone(),
         kind,
@@ -44,7 +44,7 @@ pub async fn unknown_keys<X: Services>(
     keys: &[KeyInfo],
     current: &KeySecret,
     previous_key: Option<&str>,
-    report: &mut Report,
+    report: &mut Summary,
 ) -> Result<()> {
     let strangers: Vec<&KeyInfo> = keys
         .iter()

@@ -120,7 +120,7 @@ pub struct Action {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
+pub struct Summary {
     /// Secrets looked at.
     pub secrets: usize,
     pub actions: Vec<Action>,
@@ -154,7 +154,7 @@ pub async fn sweep<X: Services>(
     rotator: &Rotator<X>,
     options: &Options,
     now: SystemTime,
-) -> Result<Report> {
+) -> Result<Summary> {
     let config = rotator.config();
     let mut secrets = rotator
         .secrets()
@@ -172,9 +172,9 @@ pub async fn sweep<X: Services>(
             });
         }
     }
-    let mut report = Report {
+    let mut report = Summary {
         dry_run: options.dry_run,
-        ..Report::default()
+        ..Summary::default()
     };
     // A few secrets at a time: IAM and STS share an account-wide rate that the sweep must not eat.
     let sweeps: Vec<_> = secrets
@@ -201,8 +201,8 @@ async fn sweep_one<X: Services>(
     secret: &SecretSummary,
     options: &Options,
     now: SystemTime,
-) -> Report {
-    let mut report = Report::default();
+) -> Summary {
+    let mut report = Summary::default();
     let triage = listing::triage(
         secret,
         rotator.config(),
@@ -229,7 +229,7 @@ async fn sweep_one<X: Services>(
 }
 
 /// One log line per action and finding, and their metrics.
-fn publish(report: &Report) {
+fn publish(report: &Summary) {
     for action in &report.actions {
         info!(secret = %action.secret_id, key_id = %action.key_id, action = action.action.as_str(), reason = %action.reason, dry_run = report.dry_run, "sweep action");
     }

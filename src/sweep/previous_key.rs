@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use super::{Options, Report, carry_out, current_key};
+use super::{Options, Summary, carry_out, current_key};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::{Facts, note};
@@ -19,7 +19,7 @@ pub async fn examine<X: Services>(
     secret: &SecretSummary,
     options: &Options,
     now: SystemTime,
-    report: &mut Report,
+    report: &mut Summary,
 ) -> Result<()> {
     let iam = rotator.iam();
     let Some(current_version) = secret.labelled(AWSCURRENT) else {

@@ -111,11 +111,11 @@ impl World {
         }
     }
 
-    async fn sweep_at(&self, now: SystemTime) -> Report {
+    async fn sweep_at(&self, now: SystemTime) -> Summary {
         self.sweep_with(&options(), now).await
     }
 
-    async fn sweep_with(&self, options: &Options, now: SystemTime) -> Report {
+    async fn sweep_with(&self, options: &Options, now: SystemTime) -> Summary {
         sweep(&self.rotator, options, now).await.unwrap()
     }
 
@@ -145,11 +145,11 @@ fn options() -> Options {
     }
 }
 
-fn kinds(report: &Report) -> Vec<FindingKind> {
+fn kinds(report: &Summary) -> Vec<FindingKind> {
     report.findings.iter().map(|f| f.kind).collect()
 }
 
-fn actions(report: &Report) -> Vec<(&str, &str)> {
+fn actions(report: &Summary) -> Vec<(&str, &str)> {
     report
         .actions
         .iter()

@@ -1,8 +1,8 @@
 //! The command-line entry point: the rotation engine run by hand or by a scheduler outside Lambda.
 
 mod output;
-mod report;
 mod settings;
+mod tables;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -213,7 +213,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(&cli)) {
         Ok((report, context)) => {
             output::print(cli.output, &report, &context);
-            if let Report::Audited(audit) = &report
+            if let Outcome::Audited(audit) = &report
                 && audit.is_incomplete()
             {
                 eprintln!(
@@ -223,7 +223,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(7);
             }
             if let (
-                Report::Audited(audit),
+                Outcome::Audited(audit),
                 Command::Audit {
                     fail_on: Some(level),
                     ..
@@ -263,7 +263,7 @@ fn wants_json() -> bool {
 }
 
 /// What a command did, for printing.
-pub enum Report {
+pub enum Outcome {
     Rotated {
         rotation: cli_driver::Rotation,
         retired: Vec<sweep::Action>,
@@ -274,7 +274,7 @@ pub enum Report {
         secret_id: String,
         changes: Vec<Change>,
     },
-    Swept(sweep::Report),
+    Swept(sweep::Summary),
     Audited(Box<audit::Audit>),
     Adopted(adopt::Adoption),
     Retired {
@@ -288,9 +288,9 @@ pub enum Report {
 }
 
 /// Runs the command; says which settings it applied and what it covered.
-async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
+async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
     let sdk = aws::load_sdk_config().await;
-    let acted = |report: Report, applied: deployed::Applied| {
+    let acted = |report: Outcome, applied: deployed::Applied| {
         let context = Context {
             policies: vec![applied],
             covers: None,
@@ -324,11 +324,11 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             let now = SystemTime::now();
             let Some(secret_id) = secret_id else {
                 let (report, context) = settings::sweep_account(&sdk, &options, now).await?;
-                return Ok((Report::Swept(report), context));
+                return Ok((Outcome::Swept(report), context));
             };
             let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
             acted(
-                Report::Swept(sweep::sweep(&rotator, &options, now).await?),
+                Outcome::Swept(sweep::sweep(&rotator, &options, now).await?),
                 applied,
             )
         }
@@ -351,7 +351,7 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
                 policies: Vec::new(),
                 covers: Some(settings::covers(&rotator.config().secret_name_prefix)),
             };
-            Ok((Report::Audited(Box::new(audit)), context))
+            Ok((Outcome::Audited(Box::new(audit)), context))
         }
         Command::Adopt {
             user,
@@ -378,13 +378,13 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             // The secret is made for this function: its prefix, path and tag binding apply.
             let (rotator, applied) = settings::for_function(&sdk, function_arn).await?;
             acted(
-                Report::Adopted(adopt::adopt(&rotator, &request).await?),
+                Outcome::Adopted(adopt::adopt(&rotator, &request).await?),
                 applied,
             )
         }
         Command::Retire { secret_id, delete } => {
             let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
-            let report = Report::Retired {
+            let report = Outcome::Retired {
                 secret_id: secret_id.clone(),
                 actions: sweep::retire(&rotator, secret_id, *delete).await?,
             };
@@ -397,16 +397,16 @@ async fn run(cli: &Cli) -> Result<(Report, Context), Error> {
             rotator
                 .run(&event, Instant::now() + budget + Duration::from_secs(60))
                 .await?;
-            acted(Report::Stepped { event }, applied)
+            acted(Outcome::Stepped { event }, applied)
         }
         Command::Status { secret_id } => {
             let rotator = wiring::rotator(&sdk, Config::from_env()?);
             let shown = status(rotator.secrets(), rotator.iam(), secret_id).await?;
-            Ok((Report::Shown(shown), Context::default()))
+            Ok((Outcome::Shown(shown), Context::default()))
         }
         Command::Cancel { secret_id } => {
             let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
-            let report = Report::Cancelled {
+            let report = Outcome::Cancelled {
                 secret_id: secret_id.clone(),
                 changes: cli_driver::cancel(&rotator, secret_id).await?,
             };
@@ -420,7 +420,7 @@ async fn rotate(
     secret_id: &str,
     budget: Duration,
     revoke_previous: bool,
-) -> Result<Report, Error> {
+) -> Result<Outcome, Error> {
     let before = status(rotator.secrets(), rotator.iam(), secret_id).await?;
     let deadline = Instant::now() + budget + Duration::from_secs(60);
     let rotation = cli_driver::rotate(rotator, secret_id, deadline).await?;
@@ -430,7 +430,7 @@ async fn rotate(
         Vec::new()
     };
     let after = status(rotator.secrets(), rotator.iam(), secret_id).await?;
-    Ok(Report::Rotated {
+    Ok(Outcome::Rotated {
         rotation,
         retired,
         before,

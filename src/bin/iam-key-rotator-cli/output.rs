@@ -4,12 +4,12 @@ use iam_key_rotator::audit;
 use serde_json::{Value, json};
 
 use crate::settings::Context;
-use crate::{Output, Report, report};
+use crate::{Outcome, Output, tables};
 
 /// Prints the report, with the settings the command applied and what it covered (`context`):
 /// as fields of the JSON object, as lines before a text report, on standard error beside CSV
 /// and HTML (which have no room for them).
-pub fn print(output: Output, report: &Report, context: &Context) {
+pub fn print(output: Output, report: &Outcome, context: &Context) {
     match output {
         Output::Json => {
             let mut value = json_of(report);
@@ -33,41 +33,41 @@ pub fn print(output: Output, report: &Report, context: &Context) {
     }
 }
 
-fn json_of(report: &Report) -> Value {
+fn json_of(report: &Outcome) -> Value {
     match report {
-        Report::Audited(audit) => json!(audit),
-        Report::Adopted(adoption) => json!(adoption),
-        Report::Rotated {
+        Outcome::Audited(audit) => json!(audit),
+        Outcome::Adopted(adoption) => json!(adoption),
+        Outcome::Rotated {
             rotation,
             retired,
             before,
             after,
         } => {
             let mut changes = rotation.cancelled.clone();
-            changes.extend(report::changes(before, after));
+            changes.extend(tables::changes(before, after));
             json!({"secret_id": after.secret_id, "token": rotation.token, "resumed": rotation.resumed,
                    "changes": changes, "retired": retired, "before": before, "after": after})
         }
-        Report::Cancelled { secret_id, changes } => {
+        Outcome::Cancelled { secret_id, changes } => {
             json!({"secret_id": secret_id, "changes": changes})
         }
-        Report::Swept(swept) => json!(swept),
-        Report::Retired { secret_id, actions } => {
+        Outcome::Swept(swept) => json!(swept),
+        Outcome::Retired { secret_id, actions } => {
             json!({"secret_id": secret_id, "actions": actions})
         }
-        Report::Stepped { event } => {
+        Outcome::Stepped { event } => {
             json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
         }
-        Report::Shown(status) => json!(status),
+        Outcome::Shown(status) => json!(status),
     }
 }
 
-fn print_text(output: Output, report: &Report) {
+fn print_text(output: Output, report: &Outcome) {
     match (output, report) {
-        (Output::Csv, Report::Audited(audit)) => print!("{}", audit::to_csv(audit)),
-        (Output::Html, Report::Audited(audit)) => print!("{}", audit::to_html(audit)),
-        (_, Report::Audited(audit)) => print!("{}", audit::to_text(audit)),
-        (_, Report::Adopted(adoption)) => {
+        (Output::Csv, Outcome::Audited(audit)) => print!("{}", audit::to_csv(audit)),
+        (Output::Html, Outcome::Audited(audit)) => print!("{}", audit::to_html(audit)),
+        (_, Outcome::Audited(audit)) => print!("{}", audit::to_text(audit)),
+        (_, Outcome::Adopted(adoption)) => {
             if adoption.plan.is_empty() {
                 println!(
                     "User {} is already under rotation by {}; nothing to do",
@@ -105,8 +105,8 @@ fn print_text(output: Output, report: &Report) {
                 println!("What the key's consumers must do: {consumers}");
             }
         }
-        (_, Report::Swept(swept)) => print!("{}", report::sweep_table(swept)),
-        (_, Report::Retired { secret_id, actions }) => {
+        (_, Outcome::Swept(swept)) => print!("{}", tables::sweep_table(swept)),
+        (_, Outcome::Retired { secret_id, actions }) => {
             if actions.is_empty() {
                 println!("The previous key of {secret_id} is already gone; nothing to do");
             }
@@ -121,7 +121,7 @@ fn print_text(output: Output, report: &Report) {
         }
         (
             _,
-            Report::Rotated {
+            Outcome::Rotated {
                 rotation,
                 retired,
                 before,
@@ -138,17 +138,17 @@ fn print_text(output: Output, report: &Report) {
             for change in rotation
                 .cancelled
                 .iter()
-                .chain(&report::changes(before, after))
+                .chain(&tables::changes(before, after))
             {
                 println!("  - {change}");
             }
             println!(
                 "\nBefore:\n{}\nAfter:\n{}",
-                report::table(before),
-                report::table(after)
+                tables::table(before),
+                tables::table(after)
             );
         }
-        (_, Report::Cancelled { secret_id, changes }) => {
+        (_, Outcome::Cancelled { secret_id, changes }) => {
             if changes.is_empty() {
                 println!("No rotation of {secret_id} was unfinished; nothing to cancel");
             } else {
@@ -158,12 +158,12 @@ fn print_text(output: Output, report: &Report) {
                 }
             }
         }
-        (_, Report::Stepped { event }) => {
+        (_, Outcome::Stepped { event }) => {
             println!(
                 "{} done for {} (token {})",
                 event.step, event.secret_id, event.token
             )
         }
-        (_, Report::Shown(status)) => print!("{}", report::table(status)),
+        (_, Outcome::Shown(status)) => print!("{}", tables::table(status)),
     }
 }

@@ -77,7 +77,7 @@ pub async fn sweep_account(
     sdk: &SdkConfig,
     options: &sweep::Options,
     now: SystemTime,
-) -> Result<(sweep::Report, Context), Error> {
+) -> Result<(sweep::Summary, Context), Error> {
     let prefix = Config::from_env()?.secret_name_prefix;
     let listed = SecretsManagerClient::new(sdk).list_secrets(&prefix).await?;
     let mut groups: Vec<(Option<&str>, Vec<String>)> = Vec::new();
@@ -100,9 +100,9 @@ pub async fn sweep_account(
     for (function, arns) in groups {
         passes.push((deployed::settings_for(&lambda, function, own).await?, arns));
     }
-    let mut merged = sweep::Report {
+    let mut merged = sweep::Summary {
         dry_run: options.dry_run,
-        ..sweep::Report::default()
+        ..sweep::Summary::default()
     };
     let mut context = Context {
         covers: Some(covers(&prefix)),

@@ -1,16 +1,13 @@
-//! The three AWS services the steps use, as small traits: the SDK adapters live in `aws`, fakes in tests.
+//! Secrets Manager, as far as the capabilities need it: what it tells about a secret and its
+//! versions, and the trait its adapter and fakes implement.
 
 use std::future::Future;
 use std::time::SystemTime;
 
 use secrecy::SecretString;
 
-use crate::error::{Error, Result};
-use crate::secret::AccessKey;
-
-pub const AWSCURRENT: &str = "AWSCURRENT";
-pub const AWSPENDING: &str = "AWSPENDING";
-pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+use super::{AWSCURRENT, AWSPENDING};
+use crate::error::Result;
 
 /// A version of a secret and the staging labels attached to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +42,7 @@ impl SecretInfo {
     }
 
     pub fn labelled(&self, label: &str) -> Option<&SecretVersion> {
-        self.versions.iter().find(|v| v.has(label))
+        labelled(&self.versions, label)
     }
 
     /// The version a rotation left AWSPENDING on without finishing it; `None` when AWSPENDING
@@ -55,18 +52,13 @@ impl SecretInfo {
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        tag(&self.tags, key)
     }
 
     /// The function rotation is attached to, whether rotation is on or paused: its deployment
     /// decides how this secret's keys are treated.
     pub fn rotation_function(&self) -> Option<&str> {
-        self.rotation_lambda_arn
-            .as_deref()
-            .filter(|arn| !arn.is_empty())
+        attached(&self.rotation_lambda_arn)
     }
 }
 
@@ -86,22 +78,17 @@ pub struct SecretSummary {
 
 impl SecretSummary {
     pub fn labelled(&self, label: &str) -> Option<&SecretVersion> {
-        self.versions.iter().find(|v| v.has(label))
+        labelled(&self.versions, label)
     }
 
     /// The function rotation is attached to, whether rotation is on or paused: its deployment
     /// decides how this secret's keys are treated.
     pub fn rotation_function(&self) -> Option<&str> {
-        self.rotation_lambda_arn
-            .as_deref()
-            .filter(|arn| !arn.is_empty())
+        attached(&self.rotation_lambda_arn)
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        tag(&self.tags, key)
     }
 }
 
@@ -232,170 +219,15 @@ pub enum Schedule {
     Expression(String),
 }
 
-/// Lambda, to read the settings of the function deployed to rotate a secret.
-pub trait Functions: Send + Sync {
-    /// The function's environment variables (its configuration, never its code).
-    fn environment(
-        &self,
-        function_arn: &str,
-    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+/// What DescribeSecret and ListSecrets both tell, read one way.
+fn labelled<'a>(versions: &'a [SecretVersion], label: &str) -> Option<&'a SecretVersion> {
+    versions.iter().find(|v| v.has(label))
 }
 
-/// IAM's credential report: one CSV row per user, and when AWS made it.
-#[derive(Debug, Clone)]
-pub struct CredentialReport {
-    pub generated: Option<SystemTime>,
-    pub csv: String,
+fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamUser {
-    pub name: String,
-    pub arn: String,
-    pub path: String,
-    pub tags: Vec<(String, String)>,
-}
-
-/// The states IAM reports for an access key. Only an Active key can sign a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum KeyStatus {
-    Active,
-    Inactive,
-    /// IAM expired the key: it cannot be used again, so it may be deleted to make room.
-    Expired,
-    /// A status this build does not know: never promoted, never deleted.
-    Unknown,
-}
-
-impl KeyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyStatus::Active => "Active",
-            KeyStatus::Inactive => "Inactive",
-            KeyStatus::Expired => "Expired",
-            KeyStatus::Unknown => "Unknown",
-        }
-    }
-}
-
-impl std::fmt::Display for KeyStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// What GetAccessKeyLastUsed tells about a key's last use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyUsage {
-    pub when: SystemTime,
-    pub service: Option<String>,
-    pub region: Option<String>,
-}
-
-impl std::fmt::Display for KeyUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} by {} in {}",
-            humantime::format_rfc3339_seconds(self.when),
-            self.service.as_deref().unwrap_or("an unknown service"),
-            self.region.as_deref().unwrap_or("an unknown region")
-        )
-    }
-}
-
-/// An access key as ListAccessKeys shows it (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub id: String,
-    pub status: KeyStatus,
-    pub created: Option<SystemTime>,
-}
-
-/// IAM, as far as rotation needs it.
-pub trait Iam: Send + Sync {
-    /// `None` when no user has that name.
-    fn user(&self, name: &str) -> impl Future<Output = Result<Option<IamUser>>> + Send;
-
-    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<KeyInfo>>> + Send;
-
-    fn create_key(&self, user: &str) -> impl Future<Output = Result<AccessKey>> + Send;
-
-    fn deactivate_key(&self, user: &str, key_id: &str) -> impl Future<Output = Result<()>> + Send;
-
-    /// Succeeds when the key is already gone.
-    fn delete_key(&self, user: &str, key_id: &str) -> impl Future<Output = Result<()>> + Send;
-
-    /// When, where and by which service the key was last used; `None` if never.
-    fn last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyUsage>>> + Send;
-
-    fn create_user(&self, name: &str, path: &str) -> impl Future<Output = Result<IamUser>> + Send;
-
-    fn tag_user(
-        &self,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Asks IAM for a fresh credential report; `true` once one is ready.
-    fn generate_credential_report(&self) -> impl Future<Output = Result<bool>> + Send;
-
-    fn credential_report(&self) -> impl Future<Output = Result<CredentialReport>> + Send;
-}
-
-/// Every outside service a capability may call, as one bundle: adding a service adds an associated
-/// type here, and no capability's signature changes.
-pub trait Services: Send + Sync {
-    type Secrets: SecretStore;
-    type Iam: Iam;
-    type Keys: KeyChecker;
-
-    fn secrets(&self) -> &Self::Secrets;
-    fn iam(&self) -> &Self::Iam;
-    /// STS, to prove a new key works.
-    fn keys(&self) -> &Self::Keys;
-}
-
-/// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests.
-pub struct Clients<S, I, K> {
-    pub secrets: S,
-    pub iam: I,
-    pub keys: K,
-}
-
-impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
-    type Secrets = S;
-    type Iam = I;
-    type Keys = K;
-
-    fn secrets(&self) -> &S {
-        &self.secrets
-    }
-
-    fn iam(&self) -> &I {
-        &self.iam
-    }
-
-    fn keys(&self) -> &K {
-        &self.keys
-    }
-}
-
-/// Why a key could not prove who it is.
-#[derive(Debug)]
-pub enum CheckError {
-    /// AWS does not accept the key (yet): new keys take seconds to propagate.
-    NotYetValid { code: String },
-    /// Anything else; not worth retrying here.
-    Failed(Error),
-}
-
-/// STS, used to prove that a key works.
-pub trait KeyChecker: Send + Sync {
-    /// The ARN that a request signed with `key` is made as.
-    fn caller_arn(
-        &self,
-        key: &AccessKey,
-    ) -> impl Future<Output = Result<String, CheckError>> + Send;
+fn attached(function_arn: &Option<String>) -> Option<&str> {
+    function_arn.as_deref().filter(|arn| !arn.is_empty())
 }

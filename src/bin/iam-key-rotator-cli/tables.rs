@@ -141,7 +141,7 @@ fn age(seconds: u64) -> String {
 }
 
 /// A sweep's report: what it did (or would do), then what an operator should look at.
-pub fn sweep_table(report: &sweep::Report) -> String {
+pub fn sweep_table(report: &sweep::Summary) -> String {
     let verb = if report.dry_run {
         "would be done"
     } else {
