@@ -10,21 +10,31 @@ use crate::retirement::note::{self, Note};
 use crate::retirement::{Decision, Facts};
 use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, SecretStore, SecretSummary, Services};
 
+/// The previous key a decision is about: which secret and version hold it, and whose it is.
+pub struct PreviousKey<'a> {
+    pub secret: &'a SecretSummary,
+    pub version: &'a str,
+    pub user: &'a str,
+    pub key_id: &'a str,
+}
+
 /// Checks a decision that changes a key against fresh answers, since the listing may be minutes
 /// behind and another sweep may be at work on the same key: DescribeSecret for the labels and the
 /// note, and, before a deletion, ListAccessKeys for the key's status right then. A decision can
 /// only soften here, never grow into a change the first look did not call for.
-#[allow(clippy::too_many_arguments)]
 pub async fn confirm<X: Services>(
     rotator: &Rotator<X>,
-    secret: &SecretSummary,
-    version: &str,
-    user: &str,
-    key_id: &str,
+    key: &PreviousKey<'_>,
     decision: Decision,
     facts: Facts<'_>,
     now: SystemTime,
 ) -> Result<Decision> {
+    let PreviousKey {
+        secret,
+        version,
+        user,
+        key_id,
+    } = *key;
     if !matches!(
         decision,
         Decision::Deactivate | Decision::Delete | Decision::CountFromNow
@@ -72,18 +82,20 @@ pub async fn confirm<X: Services>(
 }
 
 /// Carries out a decision about the previous key, and records the sweep's note.
-#[allow(clippy::too_many_arguments)]
 pub async fn carry_out<X: Services>(
     rotator: &Rotator<X>,
-    secret: &SecretSummary,
-    version: &str,
-    user: &str,
-    key_id: &str,
+    key: &PreviousKey<'_>,
     decision: Decision,
     options: &Options,
     now: SystemTime,
     report: &mut Summary,
 ) -> Result<()> {
+    let PreviousKey {
+        secret,
+        version,
+        user,
+        key_id,
+    } = *key;
     let action = |action: ActionKind, reason: String, last_used: Option<LastUse>| Action {
         secret_id: secret.name.clone(),
         key_id: key_id.to_string(),

@@ -87,12 +87,12 @@ pub async fn examine<X: Services>(
         adopted: adopted.then(|| stored.unwrap_or(rotated_at)),
     };
     let decision = rotator.config().retirement().decide(&facts, now);
-    let decision = carry_out::confirm(
-        rotator, secret, version, &user, &key_id, decision, facts, now,
-    )
-    .await?;
-    carry_out::carry_out(
-        rotator, secret, version, &user, &key_id, decision, options, now, report,
-    )
-    .await
+    let key = carry_out::PreviousKey {
+        secret,
+        version,
+        user: &user,
+        key_id: &key_id,
+    };
+    let decision = carry_out::confirm(rotator, &key, decision, facts, now).await?;
+    carry_out::carry_out(rotator, &key, decision, options, now, report).await
 }
