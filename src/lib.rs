@@ -1,17 +1,17 @@
 //! Rotates IAM user access keys through Secrets Manager's four-step rotation contract.
 //!
-//! Where to look:
-//! - [`event`]: the rotation event and its validation;
-//! - [`secret`]: the secret's JSON format;
-//! - [`steps`]: the contract check and the four steps, one module each;
-//! - [`services`]: the small traits the steps call AWS through; [`aws`]: their SDK adapters;
-//!   [`wiring`]: the two put together, once;
-//! - [`lambda`]: the Lambda handler (`src/main.rs` runs it);
+//! Where to look (the README's "Where things are" says more):
+//! - [`services`]: the outside services as traits, and [`services::Services`], their one bundle;
+//!   [`aws`]: the SDK adapters; [`wiring`]: the two put together, once;
+//! - [`engine`]: the [`Rotator`] every capability works with; [`versions`]: reading secret
+//!   versions; [`scope`]: the user-scope rule;
+//! - [`rotation`]: the contract check and the four steps, one module each, and the CLI's driver;
+//! - [`retirement`]: the retirement policy and its note; [`sweep`]: after the rotation;
 //! - [`audit`]: every key of the account against CIS; [`adopt`]: bringing a user under rotation;
-//! - [`sweep`]: after the rotation: retiring previous keys, watching every secret;
-//! - [`manual`]: rotations the CLI drives itself; [`status`] and [`change`]: what the CLI shows;
+//! - [`event`], [`secret`]: the formats; [`lambda`]: the Lambda handler (`src/main.rs` runs it);
 //! - [`deployed`]: the settings a command run by hand acts with (the deployed function's);
-//! - [`config`], [`logging`], [`error`].
+//! - [`status`] and [`change`]: what the CLI shows;
+//! - [`config`], [`error`], [`logging`], [`metrics`], [`backoff`], [`dates`], [`smtp`].
 
 pub mod adopt;
 pub mod audit;
