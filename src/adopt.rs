@@ -121,7 +121,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
         }
         Some(_) if existing.is_some() => None,
         Some(user) => {
-            if !user.path.starts_with(path.as_str()) {
+            if !rotator.path_in_scope(&user.path) {
                 return Err(refuse(format!(
                     "its path {} is outside {path}, where the function may rotate keys; move it (aws iam update-user --new-path)",
                     user.path

@@ -82,14 +82,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The retirement policy as the sweep applies it. AWS shows a key's use up to `last_use_lag`
-    /// late, so only the time before that is known: a key counts as quiet once no use has shown
-    /// for `quiet_for` on top of the lag, or a key used moments ago could be switched off.
+    /// The retirement policy as the sweep applies it: `quiet_for` counted on top of `last_use_lag`
+    /// ([`RetirePolicy::with_last_use_lag`]), since AWS shows a key's use that late.
     pub fn retirement(&self) -> RetirePolicy {
-        RetirePolicy {
-            quiet_for: self.retire.quiet_for + self.last_use_lag,
-            ..self.retire.clone()
-        }
+        self.retire.with_last_use_lag(self.last_use_lag)
     }
 
     /// Reads the settings from the process environment.

@@ -37,8 +37,8 @@ impl<X: Services> Rotator<X> {
         self.services.iam()
     }
 
-    pub fn keys(&self) -> &X::Keys {
-        self.services.keys()
+    pub fn key_checker(&self) -> &X::KeyChecker {
+        self.services.key_checker()
     }
 
     pub fn config(&self) -> &Config {

@@ -10,6 +10,11 @@ use crate::secret::KeySecret;
 use crate::services::{Iam, IamUser, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
+    /// Whether an IAM path lies under the configured one (`ROTATOR_USER_PATH_PREFIX`).
+    pub fn path_in_scope(&self, path: &str) -> bool {
+        path.starts_with(&self.config().user_path_prefix)
+    }
+
     /// The user of a version this step acts on (`label` names it in errors), checked as
     /// createSecret checks the current one: it must be the user AWSCURRENT (`current`) names,
     /// exist, lie in scope and be bound to this secret. Every step after createSecret calls this
@@ -57,7 +62,7 @@ impl<X: Services> Rotator<X> {
                 secret: secret_id.to_string(),
                 user: name.to_string(),
             })?;
-        if !user.path.starts_with(&self.config().user_path_prefix) {
+        if !self.path_in_scope(&user.path) {
             return Err(Error::UserOutOfScope {
                 user: user.name,
                 path: user.path,

@@ -125,6 +125,12 @@ impl KeySecret {
         self.key.as_ref()
     }
 
+    /// Whether this value names a key without its secret part: what `adopt` stores, since IAM never
+    /// shows a key's secret again. Its consumers read it from their own settings, not the secret.
+    pub fn is_adopted_key(&self) -> bool {
+        self.key_id.is_some() && self.key.is_none()
+    }
+
     /// The key's id, whether or not its secret part is stored.
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()

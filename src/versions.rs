@@ -133,27 +133,31 @@ impl<X: Services> Rotator<X> {
         Ok((pending, key))
     }
 
-    /// A version's value as a key secret, with when it was stored; the secret is `None` when the
-    /// version holds no value or one in another format. For the sweep and the CLI, which look at
-    /// versions outside a step.
-    pub async fn read_key_secret(
-        &self,
-        secret_arn: &str,
-        version_id: &str,
-    ) -> Result<(Option<KeySecret>, Option<std::time::SystemTime>)> {
+    /// A version's value as a key secret, with when it was stored. For the sweep and the CLI,
+    /// which look at versions outside a step.
+    pub async fn read_key_secret(&self, secret_arn: &str, version_id: &str) -> Result<KeyVersion> {
         use secrecy::ExposeSecret;
         let Some(stored) = self
             .secrets()
             .value(secret_arn, Some(version_id), None)
             .await?
         else {
-            return Ok((None, None));
+            return Ok(KeyVersion::default());
         };
-        Ok((
-            KeySecret::parse(stored.text.expose_secret()).ok(),
-            stored.created,
-        ))
+        Ok(KeyVersion {
+            secret: KeySecret::parse(stored.text.expose_secret()).ok(),
+            stored: stored.created,
+        })
     }
+}
+
+/// A version read as a key secret, outside a step.
+#[derive(Debug, Default)]
+pub struct KeyVersion {
+    /// `None` when the version holds no value, or one in another format.
+    pub secret: Option<KeySecret>,
+    /// When the version was stored.
+    pub stored: Option<std::time::SystemTime>,
 }
 
 pub(crate) fn parse_value(secret_id: &str, label: &str, stored: &StoredValue) -> Result<KeySecret> {

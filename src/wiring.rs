@@ -3,7 +3,7 @@
 
 use aws_config::SdkConfig;
 
-use crate::aws::{IamClient, SecretsManagerClient, StsKeyChecker};
+use crate::aws::{IamClient, LambdaFunctions, SecretsManagerClient, StsKeyChecker};
 use crate::config::Config;
 use crate::engine::Rotator;
 use crate::services::Clients;
@@ -19,4 +19,9 @@ pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
         StsKeyChecker::new(sdk),
         config,
     )
+}
+
+/// Lambda, for the CLI to read a deployed function's settings (see `deployed`).
+pub fn functions(sdk: &SdkConfig) -> LambdaFunctions {
+    LambdaFunctions::new(sdk)
 }

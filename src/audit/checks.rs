@@ -87,9 +87,17 @@ pub struct Managed {
     pub next_rotation: Option<SystemTime>,
 }
 
-/// What the audit knows of a user's keys beyond the report: per slot, the key's id and the secret
-/// that holds it, when a secret under rotation does.
-pub type KnownKeys = HashMap<(String, u8), (Option<String>, Option<Managed>)>;
+/// What the audit knows of a user's keys beyond the report, by (user, slot).
+pub type KnownKeys = HashMap<(String, u8), KnownKey>;
+
+/// What the audit knows of the key in one slot beyond the report.
+#[derive(Debug, Clone, Default)]
+pub struct KnownKey {
+    /// The key's id, which the report lacks.
+    pub id: Option<String>,
+    /// The secret under rotation that holds it, if one does.
+    pub managed: Option<Managed>,
+}
 
 /// What the audit learnt beyond the report, and what it could not learn.
 #[derive(Debug, Clone, Default)]
@@ -289,11 +297,11 @@ fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding
         });
     }
     for key in active {
-        let (id, managed) = seen
+        let KnownKey { id, managed } = seen
             .known
             .get(&(row.user.clone(), key.slot))
             .cloned()
-            .unwrap_or((None, None));
+            .unwrap_or_default();
         let key_ref = Some(KeyRef {
             slot: Some(key.slot),
             id: id.clone(),

@@ -20,7 +20,7 @@ use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::services::{Iam, Services};
 
-pub use checks::{Controls, Finding, KeyRef, Managed, Seen, Severity};
+pub use checks::{Controls, Finding, KeyRef, KnownKey, Managed, Seen, Severity};
 pub use credential_report::{UserRow, parse};
 pub use render::{to_csv, to_html, to_text};
 
@@ -115,8 +115,13 @@ pub async fn audit<X: Services>(
     };
     for (user, keys) in &looked {
         for (slot, id, managed) in &keys.slots {
-            seen.known
-                .insert((user.clone(), *slot), (Some(id.clone()), managed.clone()));
+            seen.known.insert(
+                (user.clone(), *slot),
+                KnownKey {
+                    id: Some(id.clone()),
+                    managed: managed.clone(),
+                },
+            );
         }
         if keys.stale.is_some() {
             seen.stale_users.insert(user.clone());
@@ -200,11 +205,11 @@ fn assemble(
                 .iter()
                 .filter(|k| k.last_rotated.is_some())
                 .map(|k| {
-                    let (id, managed) = seen
+                    let KnownKey { id, managed } = seen
                         .known
                         .get(&(row.user.clone(), k.slot))
                         .cloned()
-                        .unwrap_or((None, None));
+                        .unwrap_or_default();
                     if k.active {
                         summary.active_keys += 1;
                         if unverified && managed.is_none() {

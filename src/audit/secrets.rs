@@ -47,7 +47,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
         summaries.iter().map(|s| (s.arn.as_str(), s)).collect();
     let mut functions: HashMap<&str, usize> = HashMap::new();
     for s in &summaries {
-        if let Some(f) = s.rotation_lambda_arn.as_deref().filter(|f| !f.is_empty()) {
+        if let Some(f) = s.rotation_function() {
             *functions.entry(f).or_default() += 1;
         }
     }

@@ -57,15 +57,15 @@ fn managed_slot(user: &str, slot: u8) -> KnownKeys {
     let mut known = KnownKeys::new();
     known.insert(
         (user.into(), slot),
-        (
-            Some("AKIAMANAGED".into()),
-            Some(Managed {
+        super::KnownKey {
+            id: Some("AKIAMANAGED".into()),
+            managed: Some(Managed {
                 secret: format!("iam-keys/{user}"),
                 rotation_enabled: true,
                 last_rotated: ago(10),
                 next_rotation: ago(0),
             }),
-        ),
+        },
     );
     known
 }

@@ -83,6 +83,16 @@ pub fn decide(
 }
 
 impl RetirePolicy {
+    /// This policy as the sweep applies it when AWS shows a key's use up to `lag` late: only the
+    /// time before the lag is known, so a key counts as quiet once no use has shown for
+    /// `quiet_for` on top of it.
+    pub fn with_last_use_lag(&self, lag: Duration) -> RetirePolicy {
+        RetirePolicy {
+            quiet_for: self.quiet_for + lag,
+            ..self.clone()
+        }
+    }
+
     /// Whether the previous key may need the policy's attention now, from the listing alone (the
     /// sweep looks at the secret in IAM only then). Agrees with [`RetirePolicy::decide`]: it says
     /// no only where that would say wait or finished.

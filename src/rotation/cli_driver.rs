@@ -274,7 +274,10 @@ async fn promoted_meanwhile<X: Services>(
         let Some(version) = info.labelled(label) else {
             continue;
         };
-        let (value, _) = rotator.read_key_secret(&info.arn, &version.id).await?;
+        let value = rotator
+            .read_key_secret(&info.arn, &version.id)
+            .await?
+            .secret;
         if value.as_ref().and_then(|v| v.key_id()) == Some(key_id) {
             return Ok(Some(label));
         }
@@ -288,14 +291,17 @@ async fn pending_key<X: Services>(
     info: &SecretInfo,
     version_id: &str,
 ) -> Result<Option<(String, String)>> {
-    let (Some(pending), _) = rotator.read_key_secret(&info.arn, version_id).await? else {
+    let Some(pending) = rotator.read_key_secret(&info.arn, version_id).await?.secret else {
         return Ok(None);
     };
     let Some(key_id) = pending.key_id() else {
         return Ok(None);
     };
     if let Some(current) = info.labelled(AWSCURRENT) {
-        let (current, _) = rotator.read_key_secret(&info.arn, &current.id).await?;
+        let current = rotator
+            .read_key_secret(&info.arn, &current.id)
+            .await?
+            .secret;
         if current.as_ref().and_then(|c| c.key_id()) == Some(key_id) {
             return Ok(None);
         }

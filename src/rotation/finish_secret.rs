@@ -104,7 +104,7 @@ impl<X: Services> Rotator<X> {
             );
             return Ok(());
         }
-        if previous.key().is_none() {
+        if previous.is_adopted_key() {
             // Adopted: its consumers sign with it from their own settings, not from the secret,
             // so they cannot have moved yet. Only the sweep's quiet rule retires it.
             self.note_adopted(secret_id, info, replaced.map(|v| v.id.as_str()))

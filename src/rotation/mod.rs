@@ -1,8 +1,9 @@
 //! Rotation: checks each event against Secrets Manager's contract, then runs its step.
 //!
 //! Each step lives in its own module, named after it; `key_quota` says which keys may make room
-//! under IAM's two-key quota, and `cli_driver` plays Secrets Manager's part for the CLI. Every step is idempotent: Secrets Manager
-//! retries a whole rotation with the same token when any step fails.
+//! under IAM's two-key quota, and `cli_driver` plays Secrets Manager's part for the CLI. Every
+//! step is idempotent: Secrets Manager retries a whole rotation with the same token when any step
+//! fails.
 
 pub mod cli_driver;
 mod create_secret;

@@ -49,7 +49,7 @@ impl<X: Services> Rotator<X> {
         loop {
             attempts += 1;
             let remaining = give_up_at.saturating_duration_since(Instant::now());
-            let outcome = tokio::time::timeout(remaining, self.keys().caller_arn(key))
+            let outcome = tokio::time::timeout(remaining, self.key_checker().caller_arn(key))
                 .await
                 .unwrap_or_else(|_| {
                     Err(CheckError::NotYetValid {

@@ -24,12 +24,12 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 pub trait Services: Send + Sync {
     type Secrets: SecretStore;
     type Iam: Iam;
-    type Keys: KeyChecker;
+    type KeyChecker: KeyChecker;
 
     fn secrets(&self) -> &Self::Secrets;
     fn iam(&self) -> &Self::Iam;
     /// STS, to prove a new key works.
-    fn keys(&self) -> &Self::Keys;
+    fn key_checker(&self) -> &Self::KeyChecker;
 }
 
 /// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests.
@@ -42,7 +42,7 @@ pub struct Clients<S, I, K> {
 impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
     type Secrets = S;
     type Iam = I;
-    type Keys = K;
+    type KeyChecker = K;
 
     fn secrets(&self) -> &S {
         &self.secrets
@@ -52,7 +52,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
         &self.iam
     }
 
-    fn keys(&self) -> &K {
+    fn key_checker(&self) -> &K {
         &self.keys
     }
 }

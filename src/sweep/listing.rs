@@ -34,10 +34,7 @@ pub fn triage(
         detail,
     };
     let mut findings = Vec::new();
-    let rotated_by = secret
-        .rotation_lambda_arn
-        .as_deref()
-        .filter(|a| !a.is_empty());
+    let rotated_by = secret.rotation_function();
     let managed = secret.rotation_enabled
         && match (rotated_by, function_arn) {
             (Some(by), Some(this)) => same_function(by, this),

@@ -4,7 +4,7 @@
 //! the CLI's `sweep` and `retire`.
 
 mod carry_out;
-mod current_key;
+mod health;
 mod listing;
 mod previous_key;
 mod retire;

@@ -1,14 +1,16 @@
-//! The previous key of one secret: deactivated once its grace period is over and nothing uses it,
-//! deleted a while after. Only ever the key AWSPREVIOUS holds, for the secret's own user; never the
-//! AWSCURRENT key, never a key of a rotation in progress, never a key the secret does not know.
+//! A secret examined in IAM: its health (see `health`), and its previous key, deactivated once
+//! its grace period is over and nothing uses it, deleted a while after. Only ever the key
+//! AWSPREVIOUS holds, for the secret's own user; never the AWSCURRENT key, never a key of a
+//! rotation in progress, never a key the secret does not know.
 
 use std::time::SystemTime;
 
-use super::{Options, Summary, carry_out, current_key};
+use super::{Options, Summary, carry_out, health};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::{Facts, note};
 use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, SecretSummary, Services};
+use crate::versions::KeyVersion;
 
 /// Looks at one secret in IAM: its current key's health, unknown keys, and the previous key,
 /// which it retires as the policy decides (`RetirePolicy::decide`), unless this is a dry run. The
@@ -25,7 +27,10 @@ pub async fn examine<X: Services>(
     let Some(current_version) = secret.labelled(AWSCURRENT) else {
         return Ok(());
     };
-    let (current, current_stored) = rotator
+    let KeyVersion {
+        secret: current,
+        stored: current_stored,
+    } = rotator
         .read_key_secret(&secret.arn, &current_version.id)
         .await?;
     let Some(current) = current else {
@@ -35,12 +40,12 @@ pub async fn examine<X: Services>(
     rotator.check_scope(&secret.arn, &user).await?;
     let keys = iam.list_keys(&user).await?;
 
-    current_key::health(secret, &current, &keys, report);
+    health::health(secret, &current, &keys, report);
 
     let previous = match secret.labelled(AWSPREVIOUS) {
         Some(version) => {
-            let (value, stored) = rotator.read_key_secret(&secret.arn, &version.id).await?;
-            Some((version.id.clone(), value, stored))
+            let read = rotator.read_key_secret(&secret.arn, &version.id).await?;
+            Some((version.id.clone(), read.secret, read.stored))
         }
         None => None,
     };
@@ -52,7 +57,7 @@ pub async fn examine<X: Services>(
         .filter(|id| Some(*id) != current.key_id())
         .map(str::to_string);
 
-    current_key::unknown_keys(
+    health::unknown_keys(
         rotator,
         secret,
         &keys,
@@ -66,7 +71,7 @@ pub async fn examine<X: Services>(
         return Ok(());
     };
     // An id without its secret part: a key `adopt` brought under rotation.
-    let adopted = value.as_ref().is_some_and(|v| v.key().is_none());
+    let adopted = value.as_ref().is_some_and(|v| v.is_adopted_key());
     let key = keys.iter().find(|k| k.id == key_id);
     let last_used = match key {
         Some(_) => iam.last_used(&key_id).await?,

@@ -22,12 +22,14 @@ pub async fn retire<X: Services>(
     };
     let current_version = info.labelled(AWSCURRENT).ok_or_else(no_previous)?;
     let previous_version = info.labelled(AWSPREVIOUS).ok_or_else(no_previous)?;
-    let (current, _) = rotator
+    let current = rotator
         .read_key_secret(&info.arn, &current_version.id)
-        .await?;
-    let (previous, _) = rotator
+        .await?
+        .secret;
+    let previous = rotator
         .read_key_secret(&info.arn, &previous_version.id)
-        .await?;
+        .await?
+        .secret;
     let (Some(current), Some(previous)) = (current, previous) else {
         return Err(no_previous());
     };

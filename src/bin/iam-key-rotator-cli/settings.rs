@@ -4,7 +4,6 @@
 use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use iam_key_rotator::aws::{LambdaFunctions, SecretsManagerClient};
 use iam_key_rotator::deployed::{self, Applied};
 use iam_key_rotator::services::SecretStore;
 use iam_key_rotator::wiring::{self, AwsRotator};
@@ -42,8 +41,11 @@ pub fn own(name: &str) -> Option<String> {
 /// The settings for a command on one secret, and a rotator that acts with them. Which secrets a
 /// command covers stays this shell's choice (ROTATOR_SECRET_NAME_PREFIX).
 pub async fn for_secret(sdk: &SdkConfig, secret_id: &str) -> Result<(AwsRotator, Applied), Error> {
-    let info = SecretsManagerClient::new(sdk).describe(secret_id).await?;
-    let lambda = LambdaFunctions::new(sdk);
+    let info = wiring::rotator(sdk, Config::from_env()?)
+        .secrets()
+        .describe(secret_id)
+        .await?;
+    let lambda = wiring::functions(sdk);
     let applied = deployed::settings_for(&lambda, info.rotation_function(), own).await?;
     let prefix = Config::from_env()?.secret_name_prefix;
     Ok((rotator_under(sdk, &applied, &prefix), applied))
@@ -55,7 +57,7 @@ pub async fn for_function(
     sdk: &SdkConfig,
     function_arn: &str,
 ) -> Result<(AwsRotator, Applied), Error> {
-    let lambda = LambdaFunctions::new(sdk);
+    let lambda = wiring::functions(sdk);
     let applied = deployed::settings_for(&lambda, Some(function_arn), own).await?;
     Ok((wiring::rotator(sdk, applied.config.clone()), applied))
 }
@@ -79,7 +81,10 @@ pub async fn sweep_account(
     now: SystemTime,
 ) -> Result<(sweep::Summary, Context), Error> {
     let prefix = Config::from_env()?.secret_name_prefix;
-    let listed = SecretsManagerClient::new(sdk).list_secrets(&prefix).await?;
+    let listed = wiring::rotator(sdk, Config::from_env()?)
+        .secrets()
+        .list_secrets(&prefix)
+        .await?;
     let mut groups: Vec<(Option<&str>, Vec<String>)> = Vec::new();
     for secret in &listed {
         let function = secret.rotation_function();
@@ -95,7 +100,7 @@ pub async fn sweep_account(
         groups.remove(0);
         groups[0].1.extend(unattached);
     }
-    let lambda = LambdaFunctions::new(sdk);
+    let lambda = wiring::functions(sdk);
     let mut passes = Vec::new();
     for (function, arns) in groups {
         passes.push((deployed::settings_for(&lambda, function, own).await?, arns));

@@ -1,9 +1,10 @@
-//! How the CLI prints what it did: tables for people, JSON for scripts, and the changes between
-//! two looks at a secret as records.
+//! The CLI's tables for people (a secret's status, a sweep), and the changes between two looks
+//! at a secret as records.
 
 use std::time::SystemTime;
 
 use iam_key_rotator::change::{Change, ChangeKind};
+use iam_key_rotator::dates;
 use iam_key_rotator::services::{AWSCURRENT, KeyStatus};
 use iam_key_rotator::status::Status;
 use iam_key_rotator::sweep;
@@ -105,10 +106,7 @@ pub fn table(status: &Status) -> String {
         "  {:<22} {:<9} {:<8} {:<10} {}\n",
         "KEY", "STATUS", "AGE", "LAST USED", "HELD AS"
     );
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let now = dates::epoch_seconds(SystemTime::now());
     for k in &status.keys {
         out += &format!(
             "  {:<22} {:<9} {:<8} {:<10} {}\n",

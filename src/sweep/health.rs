@@ -1,5 +1,5 @@
-//! What a deep look at a secret finds besides its previous key: whether the current key still
-//! works (CurrentKeyBroken), and active keys of the user that no version knows (UnknownKey).
+//! A secret's health, found in a deep look beside its previous key: a current key that is missing
+//! or not Active (CurrentKeyBroken), and active keys of the user that no version knows (UnknownKey).
 
 use super::{Finding, FindingKind, Summary};
 use crate::engine::Rotator;
@@ -60,7 +60,11 @@ pub async fn unknown_keys<X: Services>(
         if version.has(AWSCURRENT) || version.has(AWSPREVIOUS) {
             continue;
         }
-        if let (Some(value), _) = rotator.read_key_secret(&secret.arn, &version.id).await? {
+        if let Some(value) = rotator
+            .read_key_secret(&secret.arn, &version.id)
+            .await?
+            .secret
+        {
             held.extend(value.key_id().map(str::to_string));
         }
     }
