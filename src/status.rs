@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use crate::dates::epoch_seconds;
+use crate::engine::Rotator;
 use crate::error::Result;
-use crate::secret::KeySecret;
-use crate::services::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyStatus, SecretStore};
+use crate::services::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyStatus, SecretStore, Services};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
@@ -36,18 +36,16 @@ pub struct KeyRow {
 }
 
 /// Reads the secret's labelled versions and its user's keys. Changes nothing.
-pub async fn status<S: SecretStore, I: Iam>(
-    secrets: &S,
-    iam: &I,
-    secret_id: &str,
-) -> Result<Status> {
+pub async fn status<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Result<Status> {
+    let (secrets, iam) = (rotator.secrets(), rotator.iam());
     let info = secrets.describe(secret_id).await?;
     let mut versions = Vec::new();
     let mut user = None;
     for version in &info.versions {
-        let value = secrets.value(secret_id, Some(&version.id), None).await?;
-        let parsed = value
-            .and_then(|v| KeySecret::parse(secrecy::ExposeSecret::expose_secret(&v.text)).ok());
+        let parsed = rotator
+            .read_key_secret(&info.arn, &version.id)
+            .await?
+            .secret;
         if version.has(AWSCURRENT) {
             user = parsed.as_ref().map(|s| s.user_name().to_string());
         }

@@ -256,7 +256,7 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
         }
         Command::Status { secret_id } => {
             let rotator = wiring::rotator(&sdk, Config::from_env()?);
-            let shown = status(rotator.secrets(), rotator.iam(), secret_id).await?;
+            let shown = status(&rotator, secret_id).await?;
             Ok((Outcome::Shown(shown), Context::default()))
         }
         Command::Cancel { secret_id } => {
@@ -276,7 +276,7 @@ async fn rotate(
     budget: Duration,
     revoke_previous: bool,
 ) -> Result<Outcome, Error> {
-    let before = status(rotator.secrets(), rotator.iam(), secret_id).await?;
+    let before = status(rotator, secret_id).await?;
     let deadline = Instant::now() + budget + Duration::from_secs(60);
     let rotation = cli_driver::rotate(rotator, secret_id, deadline).await?;
     let retired = if revoke_previous {
@@ -284,7 +284,7 @@ async fn rotate(
     } else {
         Vec::new()
     };
-    let after = status(rotator.secrets(), rotator.iam(), secret_id).await?;
+    let after = status(rotator, secret_id).await?;
     Ok(Outcome::Rotated {
         rotation,
         retired,
