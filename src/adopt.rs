@@ -12,7 +12,10 @@ use serde_json::json;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::KeySecret;
-use crate::services::{AWSCURRENT, Iam, KeyStatus, Schedule, SecretStore, Services};
+use crate::services::{
+    AWSCURRENT, IamKeys, IamUsers, KeyStatus, Schedule, SecretCatalog, SecretStore, SecretVersions,
+    Services,
+};
 
 /// The tag the function checks when `ROTATOR_USER_TAG` is set; adopt sets it in any case.
 pub const DEFAULT_USER_TAG: &str = "iam-key-rotator:secret";

@@ -7,7 +7,7 @@ use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::KeySecret;
-use crate::services::{Iam, IamUser, SecretInfo, Services};
+use crate::services::{IamUser, IamUsers, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
     /// Whether an IAM path lies under the configured one (`ROTATOR_USER_PATH_PREFIX`).

@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::dates::epoch_seconds;
 use crate::engine::Rotator;
 use crate::error::Result;
-use crate::services::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyStatus, SecretStore, Services};
+use crate::services::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, IamUsers, KeyStatus, SecretVersions, Services,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {

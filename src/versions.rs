@@ -9,7 +9,7 @@ use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
-use crate::services::{AWSCURRENT, AWSPENDING, SecretInfo, SecretStore, Services, StoredValue};
+use crate::services::{AWSCURRENT, AWSPENDING, SecretInfo, SecretVersions, Services, StoredValue};
 
 /// More versions than one function process needs at once; past it the cache starts afresh.
 const CAPACITY: usize = 64;

@@ -333,7 +333,7 @@ mod matching_by_id_and_date {
 #[tokio::test]
 async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() {
     use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
-    use crate::services::Iam as _;
+    use crate::services::IamKeys as _;
 
     let iam = FakeIam::default();
     iam.add_user("ci-bot", "/rotated/");

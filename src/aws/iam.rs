@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use super::{aws_error, to_system_time};
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
-use crate::services::{CredentialReport, Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
+use crate::services::{
+    CredentialReport, CredentialReports, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus, KeyUsage,
+};
 
 pub struct IamClient {
     client: Client,
@@ -22,7 +24,7 @@ impl IamClient {
     }
 }
 
-impl Iam for IamClient {
+impl IamUsers for IamClient {
     async fn user(&self, name: &str) -> Result<Option<IamUser>> {
         match self.client.get_user().user_name(name).send().await {
             Ok(out) => Ok(out.user().map(|u| IamUser {
@@ -45,6 +47,48 @@ impl Iam for IamClient {
         }
     }
 
+    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
+        let out = self
+            .client
+            .create_user()
+            .user_name(name)
+            .path(path)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateUser", e))?;
+        let user = out.user().ok_or_else(|| Error::Aws {
+            operation: "CreateUser",
+            code: None,
+            status: None,
+            message: "the answer held no user".to_string(),
+        })?;
+        Ok(IamUser {
+            name: user.user_name().to_string(),
+            arn: user.arn().to_string(),
+            path: user.path().to_string(),
+            tags: Vec::new(),
+        })
+    }
+
+    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        self.client
+            .tag_user()
+            .user_name(name)
+            .tags(
+                Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| Error::InvalidConfig(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("TagUser", e))?;
+        Ok(())
+    }
+}
+
+impl IamKeys for IamClient {
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>> {
         let keys = self
             .client
@@ -143,47 +187,9 @@ impl Iam for IamClient {
             })
         }))
     }
+}
 
-    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
-        let out = self
-            .client
-            .create_user()
-            .user_name(name)
-            .path(path)
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateUser", e))?;
-        let user = out.user().ok_or_else(|| Error::Aws {
-            operation: "CreateUser",
-            code: None,
-            status: None,
-            message: "the answer held no user".to_string(),
-        })?;
-        Ok(IamUser {
-            name: user.user_name().to_string(),
-            arn: user.arn().to_string(),
-            path: user.path().to_string(),
-            tags: Vec::new(),
-        })
-    }
-
-    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
-        self.client
-            .tag_user()
-            .user_name(name)
-            .tags(
-                Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|e| Error::InvalidConfig(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("TagUser", e))?;
-        Ok(())
-    }
-
+impl CredentialReports for IamClient {
     async fn generate_credential_report(&self) -> Result<bool> {
         let out = self
             .client

@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{aws_error, to_system_time};
 use crate::error::Result;
 use crate::services::{
-    AWSPENDING, CurrentValue, CurrentValues, Schedule, SecretInfo, SecretStore, SecretSummary,
-    SecretVersion, StoredValue, UnreadableSecret,
+    AWSPENDING, CurrentValue, CurrentValues, Schedule, SecretCatalog, SecretInfo, SecretSummary,
+    SecretTags, SecretVersion, SecretVersions, StoredValue, UnreadableSecret,
 };
 
 pub struct SecretsManagerClient {
@@ -24,7 +24,7 @@ impl SecretsManagerClient {
     }
 }
 
-impl SecretStore for SecretsManagerClient {
+impl SecretVersions for SecretsManagerClient {
     async fn describe(&self, secret_id: &str) -> Result<SecretInfo> {
         let out = self
             .client
@@ -148,7 +148,9 @@ impl SecretStore for SecretsManagerClient {
             .map_err(|e| aws_error("UpdateSecretVersionStage", e))?;
         Ok(())
     }
+}
 
+impl SecretTags for SecretsManagerClient {
     async fn tag(&self, secret_id: &str, key: &str, value: &str) -> Result<()> {
         self.client
             .tag_resource()
@@ -170,7 +172,9 @@ impl SecretStore for SecretsManagerClient {
             .map_err(|e| aws_error("UntagResource", e))?;
         Ok(())
     }
+}
 
+impl SecretCatalog for SecretsManagerClient {
     async fn list_secrets(&self, name_prefix: &str) -> Result<Vec<SecretSummary>> {
         let request = self
             .client

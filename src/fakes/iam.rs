@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use super::{Gate, fail, lock};
 use crate::error::{Error, Result};
 use crate::secret::AccessKey;
-use crate::services::{CredentialReport, Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
+use crate::services::{
+    CredentialReport, CredentialReports, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus, KeyUsage,
+};
 
 #[derive(Debug, Clone)]
 pub struct FakeKey {
@@ -108,12 +110,35 @@ impl FakeIam {
     }
 }
 
-impl Iam for FakeIam {
+impl IamUsers for FakeIam {
     async fn user(&self, name: &str) -> Result<Option<IamUser>> {
         Gate::pass(&self.1).await;
         Ok(self.state().users.iter().find(|u| u.name == name).cloned())
     }
 
+    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
+        Gate::pass(&self.1).await;
+        self.add_user(name, path);
+        self.state().writes += 1;
+        Ok(self.state().users.last().cloned().expect("just added"))
+    }
+
+    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        Gate::pass(&self.1).await;
+        let mut state = self.state();
+        state.writes += 1;
+        let user = state
+            .users
+            .iter_mut()
+            .find(|u| u.name == name)
+            .ok_or_else(|| fail("TagUser"))?;
+        user.tags.retain(|(k, _)| k != key);
+        user.tags.push((key.into(), value.into()));
+        Ok(())
+    }
+}
+
+impl IamKeys for FakeIam {
     async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>> {
         Gate::pass(&self.1).await;
         Ok(self
@@ -170,28 +195,9 @@ impl Iam for FakeIam {
                 region: Some("eu-west-1".into()),
             }))
     }
+}
 
-    async fn create_user(&self, name: &str, path: &str) -> Result<IamUser> {
-        Gate::pass(&self.1).await;
-        self.add_user(name, path);
-        self.state().writes += 1;
-        Ok(self.state().users.last().cloned().expect("just added"))
-    }
-
-    async fn tag_user(&self, name: &str, key: &str, value: &str) -> Result<()> {
-        Gate::pass(&self.1).await;
-        let mut state = self.state();
-        state.writes += 1;
-        let user = state
-            .users
-            .iter_mut()
-            .find(|u| u.name == name)
-            .ok_or_else(|| fail("TagUser"))?;
-        user.tags.retain(|(k, _)| k != key);
-        user.tags.push((key.into(), value.into()));
-        Ok(())
-    }
-
+impl CredentialReports for FakeIam {
     async fn generate_credential_report(&self) -> Result<bool> {
         Ok(true)
     }

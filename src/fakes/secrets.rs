@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Gate, fail, lock};
 use crate::error::{Error, Result};
 use crate::services::{
-    CurrentValue, CurrentValues, Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion,
-    StoredValue, UnreadableSecret,
+    CurrentValue, CurrentValues, Schedule, SecretCatalog, SecretInfo, SecretSummary, SecretTags,
+    SecretVersion, SecretVersions, StoredValue, UnreadableSecret,
 };
 
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ impl FakeSecrets {
     }
 }
 
-impl SecretStore for FakeSecrets {
+impl SecretVersions for FakeSecrets {
     async fn describe(&self, secret_id: &str) -> Result<SecretInfo> {
         self.enter("DescribeSecret").await;
         let state = self.state();
@@ -295,7 +295,9 @@ impl SecretStore for FakeSecrets {
         }
         Ok(())
     }
+}
 
+impl SecretTags for FakeSecrets {
     async fn tag(&self, _secret_id: &str, key: &str, value: &str) -> Result<()> {
         self.enter("TagResource").await;
         let mut state = self.state();
@@ -312,7 +314,9 @@ impl SecretStore for FakeSecrets {
         state.tags.retain(|(k, _)| k != key);
         Ok(())
     }
+}
 
+impl SecretCatalog for FakeSecrets {
     /// The one fake secret, named `name`, with `last_rotated` and `next_rotation` from the state.
     async fn list_secrets(&self, name_prefix: &str) -> Result<Vec<SecretSummary>> {
         self.enter("ListSecrets").await;

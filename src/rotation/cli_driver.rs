@@ -11,7 +11,7 @@ use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
 use crate::services::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, SecretInfo, SecretStore, Services,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, SecretInfo, SecretTags, SecretVersions, Services,
 };
 
 /// How a `rotate` went.

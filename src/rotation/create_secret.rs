@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::{AccessKey, KeySecret};
 use crate::services::{
-    AWSCURRENT, AWSPENDING, Iam, KeyInfo, KeyStatus, SecretInfo, SecretStore, SecretVersion,
-    Services, StoredValue,
+    AWSCURRENT, AWSPENDING, IamKeys, KeyInfo, KeyStatus, SecretInfo, SecretTags, SecretVersion,
+    SecretVersions, Services, StoredValue,
 };
 use crate::versions::parse_value;
 

@@ -10,8 +10,8 @@ use crate::event::RotationEvent;
 use crate::retirement::note;
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Iam, KeyInfo, KeyStatus, SecretInfo, SecretStore,
-    Services, StoredValue,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, KeyInfo, KeyStatus, SecretInfo, SecretTags,
+    SecretVersions, Services, StoredValue,
 };
 
 impl<X: Services> Rotator<X> {

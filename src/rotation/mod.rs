@@ -22,7 +22,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
-use crate::services::{AWSCURRENT, AWSPENDING, SecretInfo, SecretStore, Services};
+use crate::services::{AWSCURRENT, AWSPENDING, SecretInfo, SecretVersions, Services};
 
 /// How strictly to hold a rotation to Secrets Manager's contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use tracing::info;
 use super::Rotator;
 use crate::error::Result;
 use crate::event::RotationEvent;
-use crate::services::{AWSPENDING, Iam, KeyStatus, SecretInfo, Services};
+use crate::services::{AWSPENDING, IamKeys, KeyStatus, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
     /// Checks that the pending key exists, is Active, and belongs to the secret's user.

@@ -78,11 +78,23 @@ pub struct KeyInfo {
     pub created: Option<SystemTime>,
 }
 
-/// IAM, as far as rotation needs it.
-pub trait Iam: Send + Sync {
+/// IAM users: looked up (with their path and tags), made, tagged.
+pub trait IamUsers: Send + Sync {
     /// `None` when no user has that name.
     fn user(&self, name: &str) -> impl Future<Output = Result<Option<IamUser>>> + Send;
 
+    fn create_user(&self, name: &str, path: &str) -> impl Future<Output = Result<IamUser>> + Send;
+
+    fn tag_user(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A user's access keys: listed, made, deactivated, deleted, and when each was last used.
+pub trait IamKeys: Send + Sync {
     fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<KeyInfo>>> + Send;
 
     fn create_key(&self, user: &str) -> impl Future<Output = Result<AccessKey>> + Send;
@@ -94,18 +106,17 @@ pub trait Iam: Send + Sync {
 
     /// When, where and by which service the key was last used; `None` if never.
     fn last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyUsage>>> + Send;
+}
 
-    fn create_user(&self, name: &str, path: &str) -> impl Future<Output = Result<IamUser>> + Send;
-
-    fn tag_user(
-        &self,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-
+/// IAM's credential report.
+pub trait CredentialReports: Send + Sync {
     /// Asks IAM for a fresh credential report; `true` once one is ready.
     fn generate_credential_report(&self) -> impl Future<Output = Result<bool>> + Send;
 
     fn credential_report(&self) -> impl Future<Output = Result<CredentialReport>> + Send;
 }
+
+/// IAM, as far as the capabilities need it: the three traits above, as one bound.
+pub trait Iam: IamUsers + IamKeys + CredentialReports {}
+
+impl<T: IamUsers + IamKeys + CredentialReports> Iam for T {}

@@ -7,11 +7,14 @@ mod lambda;
 mod secrets;
 mod sts;
 
-pub use iam::{CredentialReport, Iam, IamUser, KeyInfo, KeyStatus, KeyUsage};
+pub use iam::{
+    CredentialReport, CredentialReports, Iam, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus,
+    KeyUsage,
+};
 pub use lambda::Functions;
 pub use secrets::{
-    CurrentValue, CurrentValues, Schedule, SecretInfo, SecretStore, SecretSummary, SecretVersion,
-    StoredValue, UnreadableSecret,
+    CurrentValue, CurrentValues, Schedule, SecretCatalog, SecretInfo, SecretStore, SecretSummary,
+    SecretTags, SecretVersion, SecretVersions, StoredValue, UnreadableSecret,
 };
 pub use sts::{CheckError, KeyChecker};
 

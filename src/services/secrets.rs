@@ -127,8 +127,8 @@ pub struct CurrentValues {
     pub unreadable: Vec<UnreadableSecret>,
 }
 
-/// Secrets Manager, as far as rotation needs it.
-pub trait SecretStore: Send + Sync {
+/// A secret and its versions: what a rotation reads and writes.
+pub trait SecretVersions: Send + Sync {
     fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretInfo>> + Send;
 
     /// Every version Secrets Manager still keeps, including those that lost all their labels.
@@ -162,7 +162,10 @@ pub trait SecretStore: Send + Sync {
         to: Option<&str>,
         from: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
+}
 
+/// The tags this tool keeps on a secret: the CLI's note of its rotation, the sweep's note.
+pub trait SecretTags: Send + Sync {
     /// Sets a tag on the secret (the CLI's note of a rotation it started).
     fn tag(
         &self,
@@ -172,7 +175,10 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     fn untag(&self, secret_id: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
+}
 
+/// The secrets of the account: listed, read in bulk, made, and attached to rotation.
+pub trait SecretCatalog: Send + Sync {
     /// Every secret whose name starts with `name_prefix` (every secret for ""), page by page.
     fn list_secrets(
         &self,
@@ -209,6 +215,11 @@ pub trait SecretStore: Send + Sync {
         schedule: &Schedule,
     ) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// Secrets Manager, as far as the capabilities need it: the three traits above, as one bound.
+pub trait SecretStore: SecretVersions + SecretTags + SecretCatalog {}
+
+impl<T: SecretVersions + SecretTags + SecretCatalog> SecretStore for T {}
 
 /// When Secrets Manager rotates a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,9 @@ use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::note::{self, Note};
 use crate::retirement::{Decision, Facts};
-use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, SecretStore, SecretSummary, Services};
+use crate::services::{
+    AWSCURRENT, AWSPREVIOUS, IamKeys, SecretSummary, SecretTags, SecretVersions, Services,
+};
 
 /// The previous key a decision is about: which secret and version hold it, and whose it is.
 pub struct PreviousKey<'a> {

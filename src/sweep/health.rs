@@ -6,7 +6,7 @@ use crate::engine::Rotator;
 use crate::error::Result;
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, AWSPREVIOUS, KeyInfo, KeyStatus, SecretStore, SecretSummary, Services,
+    AWSCURRENT, AWSPREVIOUS, KeyInfo, KeyStatus, SecretSummary, SecretVersions, Services,
 };
 
 /// CurrentKeyBroken: the key AWSCURRENT names is missing or not Active, so its consumers fail now.

@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
-use crate::services::{KeyUsage, SecretStore, SecretSummary, Services};
+use crate::services::{KeyUsage, SecretCatalog, SecretSummary, Services};
 
 pub use crate::retirement::{Decision, NOTE_TAG, decide};
 pub use retire::retire;

@@ -9,7 +9,7 @@ use super::{Options, Summary, carry_out, health};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::retirement::{Facts, note};
-use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, SecretSummary, Services};
+use crate::services::{AWSCURRENT, AWSPREVIOUS, IamKeys, SecretSummary, Services};
 use crate::versions::KeyVersion;
 
 /// Looks at one secret in IAM: its current key's health, unknown keys, and the previous key,

@@ -7,7 +7,9 @@ use super::{Action, ActionKind};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::retirement::note::{self, Note};
-use crate::services::{AWSCURRENT, AWSPREVIOUS, Iam, KeyStatus, SecretStore, Services};
+use crate::services::{
+    AWSCURRENT, AWSPREVIOUS, IamKeys, KeyStatus, SecretTags, SecretVersions, Services,
+};
 
 /// Deactivates (and with `delete`, deletes) the previous key of a secret now, whatever the
 /// policy says: for an operator who knows the key leaked. Never the AWSCURRENT key.

@@ -13,7 +13,7 @@ use crate::event::{RotationEvent, Step};
 use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts, FakeVersion, Gate};
 use crate::retirement::note::{self, Note};
 use crate::services::KeyStatus::{self, Active, Inactive};
-use crate::services::{Iam, KeyUsage};
+use crate::services::{IamKeys, KeyUsage};
 
 const NAME: &str = "iam-keys/ci-bot";
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:rotator";

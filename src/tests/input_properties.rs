@@ -13,7 +13,7 @@ use crate::engine::Rotator;
 use crate::event::{RotationEvent, Step};
 use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts};
 use crate::secret::KeySecret;
-use crate::services::Iam;
+use crate::services::IamKeys;
 
 const FIELDS: [&str; 8] = [
     "Step",

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use iam_key_rotator::deployed::{self, Applied};
-use iam_key_rotator::services::SecretStore;
+use iam_key_rotator::services::{SecretCatalog, SecretVersions};
 use iam_key_rotator::wiring::{self, AwsRotator};
 use iam_key_rotator::{Config, Error, sweep};
 use serde::Serialize;

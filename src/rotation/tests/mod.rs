@@ -14,7 +14,7 @@ use crate::event::{RotationEvent, Step};
 use crate::fakes::{FakeIam, FakeRotator, FakeSecrets, FakeSts, FakeVersion};
 use crate::rotation::{Contract, Rotator};
 use crate::services::KeyStatus::{Active, Inactive};
-use crate::services::{Iam, IamUser, KeyStatus};
+use crate::services::{IamKeys, IamUser, KeyStatus};
 
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-bot-AbCdEf";
 const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
