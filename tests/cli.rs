@@ -406,12 +406,7 @@ fn deployed_with_grace() -> &'static Moto {
 /// rotation in flight (the server runs no function here).
 async fn rotated_by_the_function(bed: &Bed) {
     let token = bed.start_rotation().await;
-    bed.sm
-        .update_secret_version_stage()
-        .secret_id(&bed.secret_arn)
-        .version_stage("AWSPENDING")
-        .remove_from_version_id(&token)
-        .send()
+    bed.take_pending_off(&token)
         .await
         .expect("UpdateSecretVersionStage");
 }

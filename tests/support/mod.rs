@@ -261,6 +261,19 @@ impl Bed {
         }));
     }
 
+    /// Takes AWSPENDING off the version `token`, as an operator cancels a rotation by hand.
+    pub async fn take_pending_off(&self, token: &str) -> Result<(), String> {
+        self.sm
+            .update_secret_version_stage()
+            .secret_id(&self.secret_arn)
+            .version_stage("AWSPENDING")
+            .remove_from_version_id(token)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
     /// RotateSecret with a 90-day schedule and the server's function, under `token`.
     pub async fn rotate_secret(
         &self,

@@ -59,14 +59,9 @@ pub async fn rotate<X: Services>(
         }
     }
     // Secrets Manager gave up; the next rotation needs the stuck one cancelled first.
-    bed.sm
-        .update_secret_version_stage()
-        .secret_id(&bed.secret_arn)
-        .version_stage("AWSPENDING")
-        .remove_from_version_id(&token)
-        .send()
+    bed.take_pending_off(&token)
         .await
-        .unwrap_or_else(|e| panic!("cancelling the stuck rotation after {last_error}: {e:?}"));
+        .unwrap_or_else(|e| panic!("cancelling the stuck rotation after {last_error}: {e}"));
     faults.stop_failing();
     let token = bed.start_rotation().await;
     run_steps(bed, rotator, faults, &token, deadline)
