@@ -18,8 +18,9 @@ const PREFIX: &str = "ROTATOR_";
 
 /// What `template.yaml` deploys when its parameters are left alone: a grace period, never an
 /// immediate deactivation, and its scope (the user path, users bound to their secret by tag).
-/// Used when a function rotates the secret but its settings cannot be read.
-const TEMPLATE_DEFAULTS: [(&str, &str); 6] = [
+/// Used when a function rotates the secret but its settings cannot be read; `tests/template.rs`
+/// checks them against the template's parameters.
+pub const TEMPLATE_DEFAULTS: [(&str, &str); 6] = [
     (DEACTIVATE_AFTER_VAR, "24h"),
     (QUIET_FOR_VAR, "24h"),
     (DELETE_AFTER_VAR, "7d"),

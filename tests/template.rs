@@ -302,3 +302,29 @@ fn the_function_may_set_only_its_own_tags_on_secrets() {
         assert_eq!(keys, Some("iam-key-rotator:*"), "{statement}");
     }
 }
+
+#[test]
+fn the_clis_fallback_is_what_the_template_deploys_by_default() {
+    // When a function's settings cannot be read, the CLI acts with these: they must stay the
+    // template's own defaults, or the fallback would drift from what is deployed.
+    let template = template();
+    let variables = &resources_of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| {
+            f["Properties"]["Environment"]["Variables"]["ROTATOR_DEACTIVATE_AFTER"].is_object()
+        })
+        .expect("the rotation function")
+        .1["Properties"]["Environment"]["Variables"];
+    for (name, value) in iam_key_rotator::deployed::TEMPLATE_DEFAULTS {
+        // A parameter's value, directly or under the condition that sets it.
+        let reference = &variables[name];
+        let parameter = reference["Ref"]
+            .as_str()
+            .or_else(|| reference["Fn::If"][1]["Ref"].as_str())
+            .unwrap_or_else(|| panic!("{name} comes from a parameter: {reference}"));
+        assert_eq!(
+            template["Parameters"][parameter]["Default"], value,
+            "{name} ({parameter})"
+        );
+    }
+}

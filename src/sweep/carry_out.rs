@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::listing::same_function;
 use super::{Action, ActionKind, Finding, FindingKind, LastUse, Options, Summary};
 use crate::engine::Rotator;
 use crate::error::Result;
@@ -23,12 +24,14 @@ pub struct PreviousKey<'a> {
 /// Checks a decision that changes a key against fresh answers, since the listing may be minutes
 /// behind and another sweep may be at work on the same key: DescribeSecret for the labels and the
 /// note, and, before a deletion, ListAccessKeys for the key's status right then. A decision can
-/// only soften here, never grow into a change the first look did not call for.
+/// only soften here, never grow into a change the first look did not call for. A secret that
+/// another function rotates by now (the listing did not show it yet) is left to that function.
 pub async fn confirm<X: Services>(
     rotator: &Rotator<X>,
     key: &PreviousKey<'_>,
     decision: Decision,
     facts: Facts<'_>,
+    options: &Options,
     now: SystemTime,
 ) -> Result<Decision> {
     let PreviousKey {
@@ -47,7 +50,12 @@ pub async fn confirm<X: Services>(
     let still_previous = fresh
         .labelled(AWSPREVIOUS)
         .is_some_and(|v| v.id == version && !v.has(AWSCURRENT));
-    if !still_previous || fresh.unfinished_rotation().is_some() {
+    let still_ours = options.function_arn.as_deref().is_none_or(|this| {
+        fresh
+            .rotation_function()
+            .is_some_and(|by| same_function(by, this))
+    });
+    if !still_previous || !still_ours || fresh.unfinished_rotation().is_some() {
         return Ok(Decision::Wait);
     }
     let note = note::read(fresh.tag(note::NOTE_TAG), version);

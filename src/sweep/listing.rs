@@ -74,7 +74,7 @@ pub fn triage(
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the same function whatever the qualifier.
-fn same_function(a: &str, b: &str) -> bool {
+pub(super) fn same_function(a: &str, b: &str) -> bool {
     let unqualified = |arn: &str| arn.split(':').take(7).collect::<Vec<_>>().join(":");
     unqualified(a) == unqualified(b)
 }

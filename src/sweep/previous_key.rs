@@ -98,6 +98,6 @@ pub async fn examine<X: Services>(
         user: &user,
         key_id: &key_id,
     };
-    let decision = carry_out::confirm(rotator, &key, decision, facts, now).await?;
+    let decision = carry_out::confirm(rotator, &key, decision, facts, options, now).await?;
     carry_out::carry_out(rotator, &key, decision, options, now, report).await
 }

@@ -41,13 +41,14 @@ pub fn own(name: &str) -> Option<String> {
 /// The settings for a command on one secret, and a rotator that acts with them. Which secrets a
 /// command covers stays this shell's choice (ROTATOR_SECRET_NAME_PREFIX).
 pub async fn for_secret(sdk: &SdkConfig, secret_id: &str) -> Result<(AwsRotator, Applied), Error> {
-    let info = wiring::rotator(sdk, Config::from_env()?)
+    let shell = Config::from_env()?;
+    let prefix = shell.secret_name_prefix.clone();
+    let info = wiring::rotator(sdk, shell)
         .secrets()
         .describe(secret_id)
         .await?;
     let lambda = wiring::functions(sdk);
     let applied = deployed::settings_for(&lambda, info.rotation_function(), own).await?;
-    let prefix = Config::from_env()?.secret_name_prefix;
     Ok((rotator_under(sdk, &applied, &prefix), applied))
 }
 
@@ -103,7 +104,8 @@ pub async fn sweep_account(
     let lambda = wiring::functions(sdk);
     let mut passes = Vec::new();
     for (function, arns) in groups {
-        passes.push((deployed::settings_for(&lambda, function, own).await?, arns));
+        let applied = deployed::settings_for(&lambda, function, own).await?;
+        passes.push((function, applied, arns));
     }
     let mut merged = sweep::Summary {
         dry_run: options.dry_run,
@@ -113,9 +115,11 @@ pub async fn sweep_account(
         covers: Some(covers(&prefix)),
         ..Context::default()
     };
-    for (applied, arns) in passes {
+    for (function, applied, arns) in passes {
+        // For its function: a secret moved to another one since the listing is left alone.
         let only_these = sweep::Options {
             only: Some(arns),
+            function_arn: function.map(str::to_string),
             ..options.clone()
         };
         let rotator = rotator_under(sdk, &applied, &prefix);

@@ -257,3 +257,25 @@ async fn a_key_is_deleted_only_if_iam_shows_it_inactive_right_before() {
     }
     assert!(explored >= 4, "only {explored} call points explored");
 }
+
+#[tokio::test]
+async fn a_secret_moved_to_another_function_is_not_swept_by_this_ones_policy() {
+    let world = World::new().await;
+    // The old key has been quiet past its grace period: this function's policy deactivates it.
+    let now = world.rotated + 3 * HOUR;
+    // Minutes ago someone attached another function (another deployment, another policy); the
+    // listing does not show it yet.
+    world.secrets.freeze_listing();
+    world.secrets.state().rotation_lambda_arn =
+        Some("arn:aws:lambda:us-east-1:123456789012:function:another-deployment".into());
+
+    let report = world.sweep_with(&options(), now).await;
+
+    assert!(report.actions.is_empty(), "{report:?}");
+    assert_eq!(world.status_of(&world.old_key), Some(Active));
+    // Once the listing catches up, the secret is another function's: reported, never swept.
+    world.secrets.thaw_listing();
+    let report = world.sweep_with(&options(), now).await;
+    assert!(report.actions.is_empty(), "{report:?}");
+    assert_eq!(world.status_of(&world.old_key), Some(Active));
+}
