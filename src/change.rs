@@ -16,6 +16,8 @@ pub enum ChangeKind {
     Promoted,
     Abandoned,
     NoteRemoved,
+    /// The secret's destinations were given the current key back.
+    GivenBack,
 }
 
 impl ChangeKind {
@@ -29,6 +31,7 @@ impl ChangeKind {
             ChangeKind::Promoted => "promoted",
             ChangeKind::Abandoned => "abandoned",
             ChangeKind::NoteRemoved => "note_removed",
+            ChangeKind::GivenBack => "given_back",
         }
     }
 }

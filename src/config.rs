@@ -28,8 +28,17 @@ pub const SECRET_NAME_PREFIX_VAR: &str = "ROTATOR_SECRET_NAME_PREFIX";
 /// When set, every new version also carries the SES SMTP credentials for this region.
 pub const SES_SMTP_REGION_VAR: &str = "ROTATOR_SES_SMTP_REGION";
 
+/// New keys may be delivered to SSM parameters whose names start with this (unset: to none).
+pub const SSM_PREFIX_VAR: &str = "ROTATOR_SSM_PREFIX";
+/// New keys may be delivered to GitHub secrets of these accounts, comma-separated (unset: to none).
+pub const GITHUB_OWNERS_VAR: &str = "ROTATOR_GITHUB_OWNERS";
+/// The Secrets Manager secret (ARN or name) holding the GitHub App's or token's credentials.
+pub const GITHUB_CREDENTIALS_VAR: &str = "ROTATOR_GITHUB_CREDENTIALS";
+/// GitHub's API, for GitHub Enterprise Server (default `https://api.github.com`).
+pub const GITHUB_API_URL_VAR: &str = "ROTATOR_GITHUB_API_URL";
+
 /// Every setting, by its variable's name.
-pub const VARIABLES: [&str; 11] = [
+pub const VARIABLES: [&str; 15] = [
     TEST_BUDGET_VAR,
     TEST_FIRST_DELAY_VAR,
     TEST_MAX_DELAY_VAR,
@@ -41,7 +50,37 @@ pub const VARIABLES: [&str; 11] = [
     LAST_USE_LAG_VAR,
     SECRET_NAME_PREFIX_VAR,
     SES_SMTP_REGION_VAR,
+    SSM_PREFIX_VAR,
+    GITHUB_OWNERS_VAR,
+    GITHUB_CREDENTIALS_VAR,
+    GITHUB_API_URL_VAR,
 ];
+
+/// Where this deployment lets new keys be delivered. Whoever may write a secret chooses its
+/// destinations among these; only the deployer widens them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// SSM parameter names must start with this, like `/ci/`; `None`: no SSM destination.
+    pub ssm_prefix: Option<String>,
+    /// GitHub accounts (users or organizations) whose secrets may be written; empty: none.
+    pub github_owners: Vec<String>,
+    /// The Secrets Manager secret holding GitHub's credentials; required with `github_owners`.
+    pub github_credentials: Option<String>,
+    pub github_api_url: String,
+}
+
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            ssm_prefix: None,
+            github_owners: Vec::new(),
+            github_credentials: None,
+            github_api_url: GITHUB_API_URL.to_string(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -62,6 +101,8 @@ pub struct Config {
     pub secret_name_prefix: String,
     /// An SES region such as `eu-west-1`: new versions then also hold `SmtpUsername` and `SmtpPassword`.
     pub ses_smtp_region: Option<String>,
+    /// Where new keys may be delivered.
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Config {
@@ -77,6 +118,7 @@ impl Default for Config {
             last_use_lag: Duration::from_secs(4 * 3600),
             secret_name_prefix: String::new(),
             ses_smtp_region: None,
+            delivery: DeliverySettings::default(),
         }
     }
 }
@@ -153,6 +195,7 @@ impl Config {
                 }
                 None => None,
             },
+            delivery: parse_delivery(&lookup)?,
         };
         if config.test_first_delay > config.test_max_delay {
             return Err(Error::InvalidConfig(format!(
@@ -185,6 +228,63 @@ fn parse_duration(name: &str, value: &str) -> Result<Duration> {
             "{name}={value:?} is not a duration ({e}); write it like 90s, 30m, 24h or 7d"
         ))
     })
+}
+
+fn parse_delivery(lookup: &impl Fn(&str) -> Option<String>) -> Result<DeliverySettings> {
+    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let ssm_prefix = match set(SSM_PREFIX_VAR) {
+        Some(v) if v.trim().starts_with('/') && v.trim().ends_with('/') && v.trim().len() > 1 => {
+            Some(v.trim().to_string())
+        }
+        Some(v) => {
+            return Err(Error::InvalidConfig(format!(
+                "{SSM_PREFIX_VAR}={v:?} is not an SSM path: it must start and end with '/', like /ci/ (a bare / would allow every parameter); set one or unset it"
+            )));
+        }
+        None => None,
+    };
+    let mut github_owners = Vec::new();
+    for owner in set(GITHUB_OWNERS_VAR).unwrap_or_default().split(',') {
+        let owner = owner.trim();
+        if owner.is_empty() {
+            continue;
+        }
+        if !crate::delivery::is_github_login(owner) {
+            return Err(Error::InvalidConfig(format!(
+                "{GITHUB_OWNERS_VAR} holds {owner:?}, which is not a GitHub user or organization name (letters, digits and single hyphens); list names separated by commas"
+            )));
+        }
+        github_owners.push(owner.to_string());
+    }
+    let github_credentials = set(GITHUB_CREDENTIALS_VAR).map(|v| v.trim().to_string());
+    if !github_owners.is_empty() && github_credentials.is_none() {
+        return Err(Error::InvalidConfig(format!(
+            "{GITHUB_OWNERS_VAR} is set but {GITHUB_CREDENTIALS_VAR} is not: name the Secrets Manager secret holding the GitHub App's or token's credentials"
+        )));
+    }
+    let github_api_url = match set(GITHUB_API_URL_VAR) {
+        Some(v) => parse_api_url(v.trim())?,
+        None => GITHUB_API_URL.to_string(),
+    };
+    Ok(DeliverySettings {
+        ssm_prefix,
+        github_owners,
+        github_credentials,
+        github_api_url,
+    })
+}
+
+/// GitHub's API over HTTPS; plain HTTP only to this machine (a test stand-in), since the token
+/// travels with every request.
+fn parse_api_url(value: &str) -> Result<String> {
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+    if value.starts_with("https://") || local.iter().any(|l| value.starts_with(l)) {
+        Ok(value.trim_end_matches('/').to_string())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "{GITHUB_API_URL_VAR}={value:?} is not an https:// URL (like https://github.example.com/api/v3 for GitHub Enterprise Server); set one or unset it for api.github.com"
+        )))
+    }
 }
 
 fn is_region(value: &str) -> bool {
@@ -281,6 +381,44 @@ mod tests {
             let err = config_with(&[(name, value)]).unwrap_err();
             assert_eq!(err.kind(), "InvalidConfiguration");
             assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn delivery_is_off_unless_the_deployer_allows_it() {
+        let config = config_with(&[]).unwrap();
+        assert_eq!(config.delivery, DeliverySettings::default());
+        let config = config_with(&[
+            (SSM_PREFIX_VAR, "/ci/"),
+            (GITHUB_OWNERS_VAR, "acme, acme-labs"),
+            (GITHUB_CREDENTIALS_VAR, "github/app"),
+            (GITHUB_API_URL_VAR, "https://github.example.com/api/v3/"),
+        ])
+        .unwrap();
+        assert_eq!(config.delivery.ssm_prefix.as_deref(), Some("/ci/"));
+        assert_eq!(config.delivery.github_owners, ["acme", "acme-labs"]);
+        assert_eq!(
+            config.delivery.github_api_url,
+            "https://github.example.com/api/v3"
+        );
+    }
+
+    #[test]
+    fn unsafe_delivery_settings_are_refused() {
+        for vars in [
+            vec![(SSM_PREFIX_VAR, "/")],
+            vec![(SSM_PREFIX_VAR, "/ci")],
+            vec![(SSM_PREFIX_VAR, "ci/")],
+            vec![(GITHUB_OWNERS_VAR, "acme")],
+            vec![
+                (GITHUB_OWNERS_VAR, "acme/api"),
+                (GITHUB_CREDENTIALS_VAR, "gh"),
+            ],
+            vec![(GITHUB_API_URL_VAR, "http://github.example.com")],
+        ] {
+            let err = config_with(&vars).unwrap_err();
+            assert_eq!(err.kind(), "InvalidConfiguration", "{vars:?}");
+            assert!(err.to_string().contains(vars[0].0), "{err}");
         }
     }
 

@@ -16,7 +16,16 @@ pub struct Rotator<X> {
 
 impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<Clients<S, I, K>> {
     pub fn new(secrets: S, iam: I, keys: K, config: Config) -> Self {
-        Rotator::with_services(Clients { secrets, iam, keys }, config)
+        Rotator::with_services(
+            Clients {
+                secrets,
+                iam,
+                keys,
+                parameters: Default::default(),
+                github: Default::default(),
+            },
+            config,
+        )
     }
 }
 
@@ -39,6 +48,14 @@ impl<X: Services> Rotator<X> {
 
     pub fn key_checker(&self) -> &X::KeyChecker {
         self.services.key_checker()
+    }
+
+    pub fn parameters(&self) -> &X::Parameters {
+        self.services.parameters()
+    }
+
+    pub fn github(&self) -> &X::GitHub {
+        self.services.github()
     }
 
     pub fn config(&self) -> &Config {

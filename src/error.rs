@@ -160,6 +160,38 @@ pub enum Error {
         settled: String,
     },
 
+    #[error(
+        "secret {secret} lists a destination this function will not deliver to: {reason}. Nothing was changed; correct Destinations in the secret (see the README's \"Deliver the key\"), then retry"
+    )]
+    InvalidDestination { secret: String, reason: String },
+
+    #[error(
+        "could not deliver the new key to {destination}: {reason}. {}", if *retry {
+            "The rotation retries it; the destinations already written hold a working key"
+        } else {
+            "Fix the destination or the function's access to it, then retry the rotation; the destinations already written hold a working key"
+        }
+    )]
+    DeliveryFailed {
+        destination: String,
+        reason: String,
+        /// Whether trying again may help (throttling, a server error, no answer).
+        retry: bool,
+    },
+
+    #[error(
+        "{destination} does not hold the new key: {reason}. Nothing was promoted; the rotation's next attempt delivers it again"
+    )]
+    DeliveryUnconfirmed { destination: String, reason: String },
+
+    #[error("GitHub {operation} failed: {message}")]
+    GitHub {
+        operation: &'static str,
+        /// The HTTP status of GitHub's answer; `None` when none came.
+        status: Option<u16>,
+        message: String,
+    },
+
     #[error("cannot bring IAM user {user} under rotation: {reason}")]
     CannotAdopt { user: String, reason: String },
 
@@ -202,14 +234,25 @@ impl Error {
             | Error::UserNotFound { .. }
             | Error::UserOutOfScope { .. }
             | Error::UserMismatch { .. }
-            | Error::CannotAdopt { .. } => Remedy::FixInput,
+            | Error::CannotAdopt { .. }
+            | Error::InvalidDestination { .. } => Remedy::FixInput,
             Error::RotationInProgress { .. }
             | Error::KeyQuota { .. }
             | Error::PendingValueMissing { .. }
             | Error::PendingKeyUnusable { .. }
             | Error::StaleRotation { .. }
             | Error::WrongIdentity { .. } => Remedy::Operator,
-            Error::KeyNeverValid { .. } | Error::RotationInFlight { .. } => Remedy::Retry,
+            Error::KeyNeverValid { .. }
+            | Error::RotationInFlight { .. }
+            | Error::DeliveryUnconfirmed { .. } => Remedy::Retry,
+            Error::DeliveryFailed { retry, .. } => match retry {
+                true => Remedy::Retry,
+                false => Remedy::FixInput,
+            },
+            Error::GitHub { status, .. } => match status {
+                Some(429) | Some(500..) | None => Remedy::Retry,
+                Some(_) => Remedy::FixInput,
+            },
             Error::Aws { code, status, .. } => aws_remedy(code.as_deref(), *status),
         }
     }
@@ -239,6 +282,10 @@ impl Error {
             Error::RotationInFlight { .. } => "RotationInFlight",
             Error::KeyNeverValid { .. } => "KeyNeverValid",
             Error::WrongIdentity { .. } => "WrongIdentity",
+            Error::InvalidDestination { .. } => "InvalidDestination",
+            Error::DeliveryFailed { .. } => "DeliveryFailed",
+            Error::DeliveryUnconfirmed { .. } => "DeliveryUnconfirmed",
+            Error::GitHub { .. } => "GitHubError",
             Error::Aws { .. } => "AwsError",
         }
     }

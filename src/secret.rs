@@ -131,6 +131,11 @@ impl KeySecret {
         self.key_id.is_some() && self.key.is_none()
     }
 
+    /// Another field the owner keeps beside the key (`Destinations`, say), as stored.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+
     /// The key's id, whether or not its secret part is stored.
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()

@@ -3,22 +3,27 @@
 
 use aws_config::SdkConfig;
 
-use crate::aws::{IamClient, LambdaFunctions, SecretsManagerClient, StsKeyChecker};
+use crate::aws::{IamClient, LambdaFunctions, SecretsManagerClient, SsmParameters, StsKeyChecker};
 use crate::config::Config;
 use crate::engine::Rotator;
+use crate::github::GitHubClient;
 use crate::services::Clients;
 
 /// The engine wired to the real services.
-pub type AwsRotator = Rotator<Clients<SecretsManagerClient, IamClient, StsKeyChecker>>;
+pub type AwsRotator =
+    Rotator<Clients<SecretsManagerClient, IamClient, StsKeyChecker, SsmParameters, GitHubClient>>;
 
-/// Builds the SDK clients once, for every event the process handles.
+/// Builds the clients once, for every event the process handles. GitHub's credentials are read
+/// only when a key is first delivered there.
 pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
-    Rotator::new(
-        SecretsManagerClient::new(sdk),
-        IamClient::new(sdk),
-        StsKeyChecker::new(sdk),
-        config,
-    )
+    let services = Clients {
+        secrets: SecretsManagerClient::new(sdk),
+        iam: IamClient::new(sdk),
+        keys: StsKeyChecker::new(sdk),
+        parameters: SsmParameters::new(sdk),
+        github: GitHubClient::new(sdk, &config.delivery),
+    };
+    Rotator::with_services(services, config)
 }
 
 /// Lambda, for the CLI to read a deployed function's settings (see `deployed`).

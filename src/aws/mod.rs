@@ -4,6 +4,7 @@
 mod functions;
 mod iam;
 mod secrets_manager;
+mod ssm;
 mod sts;
 
 use std::time::{Duration, SystemTime};
@@ -18,6 +19,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use functions::LambdaFunctions;
 pub use iam::IamClient;
 pub use secrets_manager::SecretsManagerClient;
+pub use ssm::SsmParameters;
 pub use sts::StsKeyChecker;
 
 use crate::error::Error;

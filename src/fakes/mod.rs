@@ -1,8 +1,10 @@
 //! In-memory Secrets Manager, IAM and STS for the steps' unit tests. Each is a cheap handle to shared
 //! state, so a test keeps one to arrange and inspect while the rotator holds another.
 //!
-//! `secrets.rs` is Secrets Manager, `iam.rs` IAM, `sts.rs` STS; [`Gate`] pauses one handle's calls.
+//! `secrets.rs` is Secrets Manager, `iam.rs` IAM, `sts.rs` STS, `destinations.rs` SSM and GitHub;
+//! [`Gate`] pauses one handle's calls.
 
+mod destinations;
 mod iam;
 mod secrets;
 mod sts;
@@ -14,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::error::Error;
 
+pub use destinations::{FakeGitHub, FakeParameters};
 pub use iam::FakeIam;
 pub use secrets::{FakeSecrets, FakeVersion};
 pub use sts::FakeSts;
@@ -21,6 +24,11 @@ pub use sts::FakeSts;
 /// The engine over the fakes.
 pub type FakeRotator =
     crate::engine::Rotator<crate::services::Clients<FakeSecrets, FakeIam, FakeSts>>;
+
+/// The engine over the fakes, destinations included.
+pub type FakeDeliveringRotator = crate::engine::Rotator<
+    crate::services::Clients<FakeSecrets, FakeIam, FakeSts, FakeParameters, FakeGitHub>,
+>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

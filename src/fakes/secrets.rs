@@ -115,6 +115,7 @@ impl FakeSecrets {
             rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
+            kms_key_id: None,
         }
     }
 
@@ -170,6 +171,7 @@ impl SecretVersions for FakeSecrets {
             rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
+            kms_key_id: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::dates;
 
 /// The tag: "<AWSPREVIOUS version id> <what>", what being `deactivated <unix seconds>`, `done`,
-/// `left-alone` or `adopted`.
+/// `left-alone`, `adopted` or `delivered`.
 pub const NOTE_TAG: &str = "iam-key-rotator:previous-key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub enum Note {
     /// finishSecret left this version's key Active because `adopt` brought it under rotation; the
     /// sweep's quiet rule retires it. A hint for the listing only: the value decides.
     Adopted,
+    /// finishSecret left this version's key Active because the new key went to destinations whose
+    /// consumers move to it only as they next read them; the sweep's quiet rule retires it.
+    Delivered,
 }
 
 /// The note about version `previous`; `None` when the tag is absent or about another version.
@@ -33,6 +36,7 @@ pub fn read(tag: Option<&str>, previous: &str) -> Option<Note> {
         ("done", _) => Some(Note::Done),
         ("left-alone", _) => Some(Note::LeftAlone),
         ("adopted", _) => Some(Note::Adopted),
+        ("delivered", _) => Some(Note::Delivered),
         ("deactivated", Some(seconds)) => Some(Note::Deactivated(dates::from_epoch_seconds(
             seconds.parse().ok()?,
         ))),
@@ -45,6 +49,7 @@ pub fn write(previous: &str, note: Note) -> String {
         Note::Done => format!("{previous} done"),
         Note::LeftAlone => format!("{previous} left-alone"),
         Note::Adopted => format!("{previous} adopted"),
+        Note::Delivered => format!("{previous} delivered"),
         Note::Deactivated(at) => {
             format!("{previous} deactivated {}", dates::epoch_seconds(at))
         }
@@ -64,7 +69,7 @@ mod tests {
         assert_eq!(read(Some(&tag), "v1"), Some(Note::Deactivated(at)));
         assert_eq!(read(Some(&tag), "v2"), None);
         assert_eq!(read(Some(&write("v1", Note::Done)), "v1"), Some(Note::Done));
-        for note in [Note::LeftAlone, Note::Adopted] {
+        for note in [Note::LeftAlone, Note::Adopted, Note::Delivered] {
             assert_eq!(read(Some(&write("v1", note)), "v1"), Some(note));
         }
         assert_eq!(read(Some("garbage"), "v1"), None);

@@ -56,10 +56,12 @@ pub struct Facts<'a> {
     pub rotated_at: SystemTime,
     /// What the sweep (or finishSecret) recorded about this key before.
     pub note: Option<Note>,
-    /// For a key brought under rotation by `adopt` (the previous version holds its id without
-    /// its secret part): when that version was made. Its consumers read the key from their own
-    /// settings, so only the quiet rule, counted from the adoption at the earliest, retires it.
-    pub adopted: Option<SystemTime>,
+    /// For a key finishSecret keeps Active whatever the policy, because its consumers cannot have
+    /// moved at rotation: a key brought under rotation by `adopt` (they read it from their own
+    /// settings; the time is the adoption's) or one replaced by a key delivered to destinations
+    /// (they move as they next read them; the time is the rotation's). Only the quiet rule,
+    /// counted from this time at the earliest, retires it.
+    pub kept_at_rotation: Option<SystemTime>,
 }
 
 /// The policy, applied to an ordinary previous key's status and last use. `rotated_at` is when
@@ -77,7 +79,7 @@ pub fn decide(
         last_used,
         rotated_at,
         note,
-        adopted: None,
+        kept_at_rotation: None,
     };
     decide_on(&facts, policy, now)
 }
@@ -107,8 +109,8 @@ impl RetirePolicy {
             Some(Note::Deactivated(at)) => {
                 due(at.max(secret.last_rotated.unwrap_or(at)), self.delete_after)
             }
-            // finishSecret left an adopted key Active whatever the policy: the quiet rule retires it.
-            Some(Note::Adopted) => secret
+            // finishSecret left the key Active whatever the policy: the quiet rule retires it.
+            Some(Note::Adopted | Note::Delivered) => secret
                 .last_rotated
                 .is_none_or(|rotated| now >= rotated + self.deactivate_after),
             None => match secret.last_rotated {
@@ -132,11 +134,11 @@ fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision 
         last_used,
         rotated_at,
         note,
-        adopted,
+        kept_at_rotation,
     } = *facts;
     // finishSecret deactivates an ordinary previous key at rotation when there is no grace
-    // period; an adopted one, never.
-    let deactivated_at_rotation = adopted.is_none() && policy.deactivate_after.is_zero();
+    // period; an adopted one, or one whose successor went to destinations, never.
+    let deactivated_at_rotation = kept_at_rotation.is_none() && policy.deactivate_after.is_zero();
     match status {
         None => Decision::Finished,
         Some(KeyStatus::Unknown) => Decision::Wait,
@@ -149,7 +151,7 @@ fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision 
                 }
                 // Reported once; the note keeps every later sweep off it.
                 Some(Note::LeftAlone) => return Decision::Wait,
-                Some(Note::Adopted) | None => {}
+                Some(Note::Adopted | Note::Delivered) | None => {}
             }
             if deactivated_at_rotation {
                 return Decision::LeftAlone(
@@ -164,7 +166,7 @@ fn decide_on(facts: &Facts, policy: &RetirePolicy, now: SystemTime) -> Decision 
             {
                 return Decision::KeptInUse(usage.clone());
             }
-            match adopted {
+            match kept_at_rotation {
                 Some(at) if now < at.max(rotated_at) + policy.quiet_for => Decision::Wait,
                 _ => Decision::Deactivate,
             }

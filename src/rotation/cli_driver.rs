@@ -7,12 +7,16 @@ use tracing::{info, warn};
 
 use super::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT};
 use crate::change::{Change, ChangeKind};
+use crate::delivery::GiveBack;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
 use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, SecretInfo, SecretTags, SecretVersions, Services,
 };
+
+/// How long a cancel may take to give the destinations back the current key.
+const GIVE_BACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How a `rotate` went.
 #[derive(Debug)]
@@ -68,9 +72,10 @@ pub async fn rotate<X: Services>(
     }
 }
 
-/// Ends whatever rotation of the secret is unfinished: takes AWSPENDING off its version, deletes
-/// its new key if nothing ever used it (a used one is kept and named), and removes the CLI's note.
-/// Never touches the AWSCURRENT key.
+/// Ends whatever rotation of the secret is unfinished: takes AWSPENDING off its version, gives the
+/// secret's destinations back the current key, deletes the rotation's new key if nothing ever
+/// used it (a used one, or one a destination may still hold, is kept and named), and removes the
+/// CLI's note. Never touches the AWSCURRENT key.
 pub async fn cancel<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Result<Vec<Change>> {
     cancel_rotation(rotator, secret_id, None).await
 }
@@ -229,6 +234,28 @@ async fn cancel_rotation<X: Services>(
     let iam = rotator.iam();
     if !iam.list_keys(&user).await?.iter().any(|k| k.id == key_id) {
         return Ok(changes);
+    }
+    // Its destinations may hold the key by now: they get the current one back first, or it stays.
+    let (current, _) = rotator.read_current(&info).await?;
+    match rotator
+        .give_back(&info, &current, Instant::now() + GIVE_BACK_BUDGET)
+        .await
+    {
+        GiveBack::NoDestinations => {}
+        GiveBack::Done => changes.push(Change {
+            action: ChangeKind::GivenBack,
+            key_id: current.key_id().map(str::to_string),
+            version_id: None,
+            reason: "the secret's destinations hold the current key again".into(),
+        }),
+        GiveBack::Failed(why) => {
+            changes.push(Change::key(
+                ChangeKind::Kept,
+                &key_id,
+                format!("a destination may hold the cancelled rotation's key ({why}); it stays Active: point the destination's consumers back at the current key, then delete it"),
+            ));
+            return Ok(changes);
+        }
     }
     let last_used = iam.last_used(&key_id).await?;
     // Read last, right before the delete: AWSPENDING is off by now, so no finishSecret that

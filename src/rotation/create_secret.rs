@@ -27,6 +27,8 @@ impl<X: Services> Rotator<X> {
     /// Creates the new key and stores it under the token as AWSPENDING.
     ///
     /// Assumes the token's version carries AWSPENDING (or, from the CLI, does not exist yet).
+    /// Refuses, before any key is made, a secret whose `Destinations` are malformed or outside
+    /// what the deployer allows.
     /// Guarantees: the AWSCURRENT key is never touched; no key that another rotation's AWSPENDING
     /// version holds is deleted; no active key used since the current version was stored is
     /// deleted; an active key the secret does not know is deleted only if this rotation made it
@@ -50,6 +52,8 @@ impl<X: Services> Rotator<X> {
         let user = self
             .user_in_scope(&event.secret_id, &info.arn, current.user_name())
             .await?;
+        // A destination this function may not write is refused before any key exists.
+        self.destinations(&event.secret_id, &current)?;
         let started = self.note_cli_rotation(event, info, contract).await?;
         let keys = self.iam().list_keys(&user.name).await?;
         let others: Vec<&KeyInfo> = keys

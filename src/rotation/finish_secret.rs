@@ -1,5 +1,6 @@
 //! finishSecret: promotes the pending version to AWSCURRENT, then deactivates the key it replaced
-//! (never a key `adopt` brought under rotation, which the sweep retires once unused).
+//! (never a key `adopt` brought under rotation, nor one whose successor went to destinations: the
+//! sweep retires those once unused).
 
 use tracing::{info, warn};
 
@@ -7,7 +8,7 @@ use super::Rotator;
 use super::key_quota::CREATE_DATE_ROUNDING;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
-use crate::retirement::note;
+use crate::retirement::note::{self, Note};
 use crate::secret::KeySecret;
 use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, KeyInfo, KeyStatus, SecretInfo, SecretTags,
@@ -18,7 +19,9 @@ impl<X: Services> Rotator<X> {
     /// Moves AWSCURRENT to the token's version (the old one becomes AWSPREVIOUS), then sets the
     /// previous key Inactive, unless a grace period is configured (`ROTATOR_DEACTIVATE_AFTER`):
     /// then it stays Active and the sweep retires it once its consumers have moved. An adopted key
-    /// (the previous version holds its id without its secret part) always stays Active. It is never
+    /// (the previous version holds its id without its secret part) always stays Active, and so
+    /// does a key replaced by one delivered to destinations (their consumers move as they next
+    /// read them, which only the sweep's quiet rule can tell). It is never
     /// deleted here: the sweep or the next rotation does that. AWSPENDING stays on the new version, which is how AWS lets
     /// a rotation end; Secrets Manager (or the CLI) takes it off.
     ///
@@ -107,11 +110,30 @@ impl<X: Services> Rotator<X> {
         if previous.is_adopted_key() {
             // Adopted: its consumers sign with it from their own settings, not from the secret,
             // so they cannot have moved yet. Only the sweep's quiet rule retires it.
-            self.note_adopted(secret_id, info, replaced.map(|v| v.id.as_str()))
-                .await;
+            self.note_kept(
+                secret_id,
+                info,
+                replaced.map(|v| v.id.as_str()),
+                Note::Adopted,
+            )
+            .await;
             info!(
                 old_key_id,
                 "kept the adopted previous key active; the sweep retires it once unused"
+            );
+            return Ok(());
+        }
+        if !self.destinations(secret_id, &pending)?.is_empty() {
+            self.note_kept(
+                secret_id,
+                info,
+                replaced.map(|v| v.id.as_str()),
+                Note::Delivered,
+            )
+            .await;
+            info!(
+                old_key_id,
+                "kept the previous key active: the new key went to destinations whose consumers move as they next read them; the sweep retires it once unused"
             );
             return Ok(());
         }
@@ -140,19 +162,26 @@ impl<X: Services> Rotator<X> {
 }
 
 impl<X: Services> Rotator<X> {
-    /// Tells the sweep's listing that the previous version holds an adopted key. A hint only (the
-    /// sweep decides from the value), so a failure costs at most a later retirement, never the
-    /// rotation; a note the sweep already wrote about that version is kept.
-    async fn note_adopted(&self, secret_id: &str, info: &SecretInfo, version: Option<&str>) {
+    /// Tells the sweep's listing that the previous version's key was kept Active at rotation
+    /// (`Adopted` or `Delivered`). A hint only (the sweep decides from the values), so a failure
+    /// costs at most a later retirement, never the rotation; a note the sweep already wrote about
+    /// that version is kept.
+    async fn note_kept(
+        &self,
+        secret_id: &str,
+        info: &SecretInfo,
+        version: Option<&str>,
+        kept: Note,
+    ) {
         let Some(version) = version else {
             return;
         };
         if note::read(info.tag(note::NOTE_TAG), version).is_some() {
             return;
         }
-        let note = note::write(version, note::Note::Adopted);
+        let note = note::write(version, kept);
         if let Err(e) = self.secrets().tag(secret_id, note::NOTE_TAG, &note).await {
-            warn!(error = %e, "could not note the adopted previous key for the sweep; its daily deep sweep still finds it");
+            warn!(error = %e, "could not note the kept previous key for the sweep; its daily deep sweep still finds it");
         }
     }
 }

@@ -61,7 +61,7 @@ impl<X: Services> Rotator<X> {
             }
             match event.step {
                 Step::CreateSecret => self.create_secret(event, &info, contract).await?,
-                Step::SetSecret => self.set_secret(event, &info).await?,
+                Step::SetSecret => self.set_secret(event, &info, deadline).await?,
                 Step::TestSecret => self.test_secret(event, &info, deadline).await?,
                 Step::FinishSecret => self.finish_secret(event, &info).await?,
             }

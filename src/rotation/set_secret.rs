@@ -1,48 +1,60 @@
-//! setSecret: IAM made the key itself, so there is nothing to push; this proves the pending key is real.
+//! setSecret: IAM made the key itself; this proves the pending key is real, then delivers it to
+//! every destination the secret lists (SSM parameters, GitHub Actions secrets).
 
-use tracing::info;
+use std::time::Instant;
+
+use tracing::{info, warn};
 
 use super::Rotator;
+use crate::delivery::GiveBack;
 use crate::error::Result;
 use crate::event::RotationEvent;
+use crate::secret::KeySecret;
 use crate::services::{AWSPENDING, IamKeys, KeyStatus, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
-    /// Checks that the pending key exists, is Active, and belongs to the secret's user.
+    /// Checks that the pending key exists, is Active, and belongs to the secret's user, then puts
+    /// it into each of the pending value's `Destinations`, before `deadline`.
     ///
-    /// Assumes createSecret stored a value under the token. Changes nothing, except when the
-    /// pending key can never be promoted (deleted, deactivated, expired, or someone else's): then
-    /// it abandons this rotation, so that it does not fail the same way forever and block the next.
-    /// Refuses, changing nothing, a pending version that names another user than AWSCURRENT, or
-    /// a user out of scope (someone may have written the version by hand).
-    pub(super) async fn set_secret(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
+    /// Assumes createSecret stored a value under the token. Changes nothing in IAM or the secret's
+    /// versions, except when the pending key can never be promoted (deleted, deactivated, expired,
+    /// or someone else's): then it gives the destinations back the current key (an earlier
+    /// attempt may have delivered the dead one) and abandons this rotation, so that it does not
+    /// fail the same way forever and block the next. Refuses, changing nothing, a pending version
+    /// that names another user than AWSCURRENT, a user out of scope, or a destination outside what
+    /// the deployer allows (someone may have written the version by hand). Delivering again with
+    /// the same token writes nothing an SSM parameter already holds.
+    pub(super) async fn set_secret(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        deadline: Instant,
+    ) -> Result<()> {
         let (pending, key) = self.read_pending_key(event, info).await?;
         let (current, _) = self.read_current(info).await?;
         self.same_user_in_scope(event, info, AWSPENDING, &pending, &current)
             .await?;
+        let destinations = self.destinations(&event.secret_id, &pending)?;
         let user = pending.user_name();
         let keys = self.iam().list_keys(user).await?;
-        match keys.iter().find(|k| k.id == key.id) {
-            None => Err(self
-                .abandon(
-                    event,
-                    user,
-                    &key.id,
-                    "the user has no such key (it was deleted, or belongs to someone else)",
-                )
-                .await),
-            Some(k) if k.status != KeyStatus::Active => Err(self
-                .abandon(
-                    event,
-                    user,
-                    &key.id,
-                    &format!("it is {}", k.status.as_str()),
-                )
-                .await),
+        let unusable = match keys.iter().find(|k| k.id == key.id) {
+            None => "the user has no such key (it was deleted, or belongs to someone else)".into(),
+            Some(k) if k.status != KeyStatus::Active => format!("it is {}", k.status.as_str()),
             Some(_) => {
                 info!(user, new_key_id = %key.id, "the pending key exists and is active");
-                Ok(())
+                return self.deliver(info, &key, &destinations, deadline).await;
             }
+        };
+        if !destinations.is_empty() {
+            self.give_back_or_warn(info, &current, deadline).await;
+        }
+        Err(self.abandon(event, user, &key.id, &unusable).await)
+    }
+
+    /// Gives the destinations back the current key, for a rotation about to be abandoned.
+    async fn give_back_or_warn(&self, info: &SecretInfo, current: &KeySecret, deadline: Instant) {
+        if let GiveBack::Failed(why) = self.give_back(info, current, deadline).await {
+            warn!(reason = %why, "the destinations may still hold the abandoned rotation's key");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! testSecret: proves the pending key works by asking STS who it is, waiting out IAM's propagation delay.
+//! testSecret: proves the pending key works by asking STS who it is, waiting out IAM's propagation
+//! delay, then that every destination holds it.
 
 use std::time::Instant;
 
@@ -6,13 +7,16 @@ use tracing::{debug, info};
 
 use super::Rotator;
 use crate::backoff::Backoff;
+use crate::delivery::{Expected, Holds};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
+use crate::secret::KeySecret;
 use crate::services::{AWSPENDING, CheckError, KeyChecker, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
     /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
-    /// it signs as exactly the secret's user (account, path and name).
+    /// it signs as exactly the secret's user (account, path and name), then that each destination
+    /// holds it (an SSM parameter read back; each GitHub secret written by setSecret's delivery).
     ///
     /// New keys are refused for several seconds after creation, so refusals are retried with
     /// exponential backoff and jitter, within the configured budget and never past `deadline`.
@@ -60,7 +64,7 @@ impl<X: Services> Rotator<X> {
                 Ok(arn) if arn == user.arn => {
                     crate::metrics::test_secret_waited(started.elapsed());
                     info!(user = %user.name, new_key_id = %key.id, attempts, "the new key works");
-                    return Ok(());
+                    return self.confirm_delivery(event, info, pending, deadline).await;
                 }
                 Ok(arn) => {
                     return Err(Error::WrongIdentity {
@@ -85,6 +89,41 @@ impl<X: Services> Rotator<X> {
             debug!(new_key_id = %key.id, attempts, code = %code, pause_ms = pause.as_millis() as u64, "the new key is not accepted yet; waiting");
             tokio::time::sleep(pause).await;
         }
+    }
+
+    /// Fails, naming the destination, unless every destination of `pending` holds its key.
+    async fn confirm_delivery(
+        &self,
+        event: &RotationEvent,
+        info: &SecretInfo,
+        pending: &KeySecret,
+        deadline: Instant,
+    ) -> Result<()> {
+        let destinations = self.destinations(&event.secret_id, pending)?;
+        let Some(key) = pending.key() else {
+            return Ok(());
+        };
+        let expected = Expected {
+            key_id: &key.id,
+            secret: Some(&key.secret),
+        };
+        let holdings = self
+            .holdings(&info.tags, &expected, &destinations, deadline)
+            .await;
+        for holding in holdings {
+            let reason = match holding.holds {
+                Holds::Key => continue,
+                Holds::Missing(why) | Holds::Other(why) | Holds::Unreadable(why) => why,
+            };
+            return Err(Error::DeliveryUnconfirmed {
+                destination: holding.destination,
+                reason,
+            });
+        }
+        if !destinations.is_empty() {
+            info!(new_key_id = %key.id, destinations = destinations.len(), "every destination holds the new key");
+        }
+        Ok(())
     }
 
     /// Secrets Manager's test of the rotation's configuration: no new key to try, so this checks

@@ -2,11 +2,20 @@
 //! bundle of them every capability takes: the SDK adapters live in `aws`, the fakes in `fakes`,
 //! and `wiring` puts the real ones together.
 
+mod github;
 mod iam;
 mod lambda;
 mod secrets;
+mod ssm;
 mod sts;
 
+use std::time::SystemTime;
+
+use secrecy::SecretString;
+
+use crate::error::{Error, Result};
+
+pub use github::{GitHubScope, GitHubSecrets, OrgAccess, PublicKey, SealedSecret};
 pub use iam::{
     CredentialReport, CredentialReports, Iam, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus,
     KeyUsage,
@@ -16,6 +25,7 @@ pub use secrets::{
     CurrentValue, CurrentValues, Schedule, SecretCatalog, SecretInfo, SecretStore, SecretSummary,
     SecretTags, SecretVersion, SecretVersions, StoredValue, UnreadableSecret,
 };
+pub use ssm::ParameterStore;
 pub use sts::{CheckError, KeyChecker};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
@@ -28,24 +38,42 @@ pub trait Services: Send + Sync {
     type Secrets: SecretStore;
     type Iam: Iam;
     type KeyChecker: KeyChecker;
+    type Parameters: ParameterStore;
+    type GitHub: GitHubSecrets;
 
     fn secrets(&self) -> &Self::Secrets;
     fn iam(&self) -> &Self::Iam;
     /// STS, to prove a new key works.
     fn key_checker(&self) -> &Self::KeyChecker;
+    /// SSM Parameter Store, a destination of new keys.
+    fn parameters(&self) -> &Self::Parameters;
+    /// GitHub Actions secrets, a destination of new keys.
+    fn github(&self) -> &Self::GitHub;
 }
 
-/// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests.
-pub struct Clients<S, I, K> {
+/// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests. The
+/// destinations default to [`NotSetUp`], for engines that deliver nowhere.
+pub struct Clients<S, I, K, P = NotSetUp, G = NotSetUp> {
     pub secrets: S,
     pub iam: I,
     pub keys: K,
+    pub parameters: P,
+    pub github: G,
 }
 
-impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
+impl<S, I, K, P, G> Services for Clients<S, I, K, P, G>
+where
+    S: SecretStore,
+    I: Iam,
+    K: KeyChecker,
+    P: ParameterStore,
+    G: GitHubSecrets,
+{
     type Secrets = S;
     type Iam = I;
     type KeyChecker = K;
+    type Parameters = P;
+    type GitHub = G;
 
     fn secrets(&self) -> &S {
         &self.secrets
@@ -57,5 +85,52 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Services for Clients<S, I, K> {
 
     fn key_checker(&self) -> &K {
         &self.keys
+    }
+
+    fn parameters(&self) -> &P {
+        &self.parameters
+    }
+
+    fn github(&self) -> &G {
+        &self.github
+    }
+}
+
+/// A destination service this engine was not given: every call is refused. Delivery checks
+/// destinations against the deployer's settings first, so only a wiring mistake reaches it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotSetUp;
+
+fn not_set_up(service: &str) -> Error {
+    Error::InvalidConfig(format!(
+        "this engine was built without {service}, so it cannot deliver there"
+    ))
+}
+
+impl ParameterStore for NotSetUp {
+    async fn get(&self, _: &str) -> Result<Option<SecretString>> {
+        Err(not_set_up("SSM Parameter Store"))
+    }
+
+    async fn put(&self, _: &str, _: &SecretString, _: Option<&str>) -> Result<()> {
+        Err(not_set_up("SSM Parameter Store"))
+    }
+}
+
+impl GitHubSecrets for NotSetUp {
+    async fn public_key(&self, _: &GitHubScope) -> Result<PublicKey> {
+        Err(not_set_up("GitHub"))
+    }
+
+    async fn repository_id(&self, _: &str, _: &str) -> Result<u64> {
+        Err(not_set_up("GitHub"))
+    }
+
+    async fn put_secret(&self, _: &GitHubScope, _: &str, _: &SealedSecret) -> Result<()> {
+        Err(not_set_up("GitHub"))
+    }
+
+    async fn updated_at(&self, _: &GitHubScope, _: &str) -> Result<Option<SystemTime>> {
+        Err(not_set_up("GitHub"))
     }
 }

@@ -62,7 +62,7 @@ pub async fn confirm<X: Services>(
     if decision == Decision::Deactivate {
         // Another sweep deactivated it, or someone switched it back on since: not ours to redo.
         return Ok(match note {
-            None | Some(Note::Adopted) => Decision::Deactivate,
+            None | Some(Note::Adopted | Note::Delivered) => Decision::Deactivate,
             Some(_) => Decision::Wait,
         });
     }

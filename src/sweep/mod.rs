@@ -4,6 +4,7 @@
 //! the CLI's `sweep` and `retire`.
 
 mod carry_out;
+mod deliveries;
 mod health;
 mod listing;
 mod previous_key;
@@ -15,6 +16,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+use crate::delivery::Holding;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::services::{KeyUsage, SecretCatalog, SecretSummary, Services};
@@ -37,16 +39,20 @@ pub enum FindingKind {
     CurrentKeyBroken,
     /// The user holds an active key that no version of the secret knows.
     UnknownKey,
+    /// A destination the secret lists does not hold the current key: someone overwrote or
+    /// deleted it, or it was never delivered. Its consumers sign with something else.
+    DeliveryStale,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 6] = [
+    pub const ALL: [FindingKind; 7] = [
         FindingKind::PreviousKeyInUse,
         FindingKind::RotationOverdue,
         FindingKind::RotationStuck,
         FindingKind::RotationDisabled,
         FindingKind::CurrentKeyBroken,
         FindingKind::UnknownKey,
+        FindingKind::DeliveryStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +63,7 @@ impl FindingKind {
             FindingKind::RotationDisabled => "RotationDisabled",
             FindingKind::CurrentKeyBroken => "CurrentKeyBroken",
             FindingKind::UnknownKey => "UnknownKey",
+            FindingKind::DeliveryStale => "DeliveryStale",
         }
     }
 }
@@ -125,10 +132,21 @@ pub struct Summary {
     pub secrets: usize,
     pub actions: Vec<Action>,
     pub findings: Vec<Finding>,
+    /// What each destination of the secrets looked at holds (secrets that deliver somewhere).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
     /// Secrets the sweep could not finish, with why; the others were swept all the same.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
     pub dry_run: bool,
+}
+
+/// A destination of a secret, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub secret_id: String,
+    #[serde(flatten)]
+    pub holding: Holding,
 }
 
 /// What to sweep, and how.
@@ -186,6 +204,7 @@ pub async fn sweep<X: Services>(
         report.secrets += 1;
         report.actions.extend(one.actions);
         report.findings.extend(one.findings);
+        report.deliveries.extend(one.deliveries);
         report.errors.extend(one.errors);
     }
     publish(&report);

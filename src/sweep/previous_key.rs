@@ -5,10 +5,10 @@
 
 use std::time::SystemTime;
 
-use super::{Options, Summary, carry_out, health};
+use super::{Options, Summary, carry_out, deliveries, health};
 use crate::engine::Rotator;
 use crate::error::Result;
-use crate::retirement::{Facts, note};
+use crate::retirement::{Decision, Facts, note};
 use crate::services::{AWSCURRENT, AWSPREVIOUS, IamKeys, SecretSummary, Services};
 use crate::versions::KeyVersion;
 
@@ -41,6 +41,8 @@ pub async fn examine<X: Services>(
     let keys = iam.list_keys(&user).await?;
 
     health::health(secret, &current, &keys, report);
+    let destinations = rotator.destinations(&secret.arn, &current)?;
+    let delivered = deliveries::check(rotator, secret, &current, &destinations, report).await?;
 
     let previous = match secret.labelled(AWSPREVIOUS) {
         Some(version) => {
@@ -89,9 +91,16 @@ pub async fn examine<X: Services>(
         last_used: last_used.as_ref(),
         rotated_at,
         note,
-        adopted: adopted.then(|| stored.unwrap_or(rotated_at)),
+        kept_at_rotation: match adopted {
+            true => Some(stored.unwrap_or(rotated_at)),
+            false => (!destinations.is_empty()).then_some(rotated_at),
+        },
     };
-    let decision = rotator.config().retirement().decide(&facts, now);
+    let mut decision = rotator.config().retirement().decide(&facts, now);
+    // Retire the previous key only once every destination is confirmed to hold the current one.
+    if decision == Decision::Deactivate && !delivered {
+        decision = Decision::Wait;
+    }
     let key = carry_out::PreviousKey {
         secret,
         version,

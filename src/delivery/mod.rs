@@ -1,0 +1,234 @@
+//! Delivery: puts a rotation's new key where its consumers read it (SSM parameters, GitHub Actions
+//! secrets), confirms that each destination holds it, and gives them back the current key when a
+//! rotation is called off. setSecret delivers, testSecret confirms, the sweep watches.
+
+mod destination;
+mod github;
+mod record;
+mod ssm;
+
+use std::future::Future;
+use std::time::{Instant, SystemTime};
+
+use secrecy::SecretString;
+use serde::Serialize;
+use tracing::{info, warn};
+
+pub use destination::{
+    DESTINATIONS, Destination, SecretNames, Visibility, is_github_login, parse_all, parse_shorthand,
+};
+pub use record::DELIVERED_TAG;
+
+use crate::engine::Rotator;
+use crate::error::{Error, Result};
+use crate::secret::{AccessKey, KeySecret};
+use crate::services::{SecretInfo, SecretTags, Services};
+use record::Record;
+
+/// What a destination holds, as far as can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "holds", content = "detail", rename_all = "snake_case")]
+pub enum Holds {
+    /// The expected key, confirmed.
+    Key,
+    /// Nothing: the parameter or a secret is gone.
+    Missing(String),
+    /// Something else, and how that is known.
+    Other(String),
+    /// It could not be read now (throttled, refused, no answer): that tells nothing either way.
+    Unreadable(String),
+}
+
+/// One destination and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    pub destination: String,
+    #[serde(flatten)]
+    pub holds: Holds,
+}
+
+/// The key a destination should hold: its id, and its secret part when the secret stores it.
+pub struct Expected<'a> {
+    pub key_id: &'a str,
+    pub secret: Option<&'a SecretString>,
+}
+
+/// How giving the destinations back the current key went, when a rotation is called off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GiveBack {
+    /// The secret delivers nowhere.
+    NoDestinations,
+    /// Every destination holds the current key again.
+    Done,
+    /// They could not be given it (why): they may hold the rotation's key, which must stay.
+    Failed(String),
+}
+
+impl<X: Services> Rotator<X> {
+    /// The destinations `value` lists, each within what this deployment allows. Refused whole,
+    /// with what is wrong, when any one is malformed or outside the limits.
+    pub fn destinations(&self, secret_id: &str, value: &KeySecret) -> Result<Vec<Destination>> {
+        let refuse = |reason: String| Error::InvalidDestination {
+            secret: secret_id.to_string(),
+            reason,
+        };
+        let destinations = parse_all(value.field(DESTINATIONS)).map_err(refuse)?;
+        for destination in &destinations {
+            destination::check_allowed(destination, &self.config().delivery).map_err(refuse)?;
+        }
+        Ok(destinations)
+    }
+
+    /// Puts `key` into every destination, before `deadline`. Idempotent: an SSM parameter that
+    /// holds the key already is not written again, and GitHub's PUT replaces a secret with the
+    /// same value. Notes on the secret when the GitHub secrets were written, which is how they
+    /// are confirmed later. A failure names the destination; those written before it keep a key
+    /// that works, and the next attempt writes the rest.
+    pub(crate) async fn deliver(
+        &self,
+        info: &SecretInfo,
+        key: &AccessKey,
+        destinations: &[Destination],
+        deadline: Instant,
+    ) -> Result<()> {
+        let first = SystemTime::now();
+        let mut lookups = github::Lookups::default();
+        let mut to_github = false;
+        for destination in destinations {
+            let written = match destination {
+                Destination::Ssm { name, kms_key_id } => {
+                    let kms = kms_key_id.as_deref().or(info.kms_key_id.as_deref());
+                    let delivery = ssm::deliver(self.parameters(), name, kms, key);
+                    before(deadline, delivery).await
+                }
+                Destination::GitHub {
+                    scope,
+                    visibility,
+                    names,
+                } => {
+                    to_github = true;
+                    let delivery = github::deliver(
+                        self.github(),
+                        &mut lookups,
+                        scope,
+                        visibility.as_ref(),
+                        names,
+                        key,
+                    );
+                    before(deadline, delivery).await.map(|d| d.map(|()| true))
+                }
+            };
+            let written = written.unwrap_or_else(|late| {
+                Err(Error::DeliveryFailed {
+                    destination: destination.to_string(),
+                    reason: late.to_string(),
+                    retry: true,
+                })
+            });
+            match written {
+                Ok(true) => {
+                    info!(destination = %destination, key_id = %key.id, "delivered the key")
+                }
+                Ok(false) => {
+                    info!(destination = %destination, key_id = %key.id, "the destination holds the key already")
+                }
+                Err(e @ Error::DeliveryFailed { .. }) => return Err(e),
+                Err(e) => {
+                    return Err(Error::DeliveryFailed {
+                        destination: destination.to_string(),
+                        retry: e.remedy() == crate::error::Remedy::Retry,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        if to_github {
+            let record = Record {
+                key_id: key.id.clone(),
+                first,
+                last: SystemTime::now(),
+            };
+            self.secrets()
+                .tag(&info.arn, DELIVERED_TAG, &record.write())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What each destination holds, compared with `expected`. `tags` are the secret's, fresh: they
+    /// record the last delivery to GitHub. Reads only; a destination that cannot be read now is
+    /// reported as such, never as holding or not holding the key.
+    pub(crate) async fn holdings(
+        &self,
+        tags: &[(String, String)],
+        expected: &Expected<'_>,
+        destinations: &[Destination],
+        deadline: Instant,
+    ) -> Vec<Holding> {
+        let record = Record::read(
+            tags.iter()
+                .find(|(k, _)| k == DELIVERED_TAG)
+                .map(|(_, v)| v.as_str()),
+        );
+        let mut holdings = Vec::new();
+        for destination in destinations {
+            let holds = match destination {
+                Destination::Ssm { name, .. } => {
+                    before(deadline, ssm::holds(self.parameters(), name, expected)).await
+                }
+                Destination::GitHub { scope, names, .. } => {
+                    let read =
+                        github::holds(self.github(), scope, names, record.as_ref(), expected);
+                    before(deadline, read).await
+                }
+            };
+            holdings.push(Holding {
+                destination: destination.to_string(),
+                holds: holds.unwrap_or_else(|late| Holds::Unreadable(late.to_string())),
+            });
+        }
+        holdings
+    }
+
+    /// Gives every destination of `current` (the AWSCURRENT value) its key back, for a rotation
+    /// that is called off after it may have delivered its own. When the secret does not hold the
+    /// current key's secret part (an adopted key) it cannot be given back: the caller must then
+    /// keep the rotation's key, which the destinations may hold.
+    pub(crate) async fn give_back(
+        &self,
+        info: &SecretInfo,
+        current: &KeySecret,
+        deadline: Instant,
+    ) -> GiveBack {
+        let destinations = match self.destinations(&info.arn, current) {
+            Ok(d) if d.is_empty() => return GiveBack::NoDestinations,
+            Ok(d) => d,
+            Err(e) => return GiveBack::Failed(e.to_string()),
+        };
+        let Some(key) = current.key() else {
+            return GiveBack::Failed(
+                "the current value holds no secret part (an adopted key), so the destinations cannot be given it back".into(),
+            );
+        };
+        match self.deliver(info, key, &destinations, deadline).await {
+            Ok(()) => {
+                info!(key_id = %key.id, "gave the destinations back the current key");
+                GiveBack::Done
+            }
+            Err(e) => {
+                warn!(error = %e, "could not give the destinations back the current key");
+                GiveBack::Failed(e.to_string())
+            }
+        }
+    }
+}
+
+/// Runs `call`, giving up at `deadline` (the invocation's end): `Err` says it ran out of time.
+async fn before<T>(deadline: Instant, call: impl Future<Output = T>) -> Result<T, &'static str> {
+    tokio::time::timeout_at(deadline.into(), call)
+        .await
+        .map_err(|_| "no answer before the invocation's deadline")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! A secret's destinations, looked at by the sweep: each must hold the current key (an SSM
+//! parameter read back; each GitHub secret written by the recorded delivery). One that does not
+//! is a DeliveryStale finding, and keeps the previous key from being retired.
+
+use std::time::{Duration, Instant};
+
+use super::{Delivery, Finding, FindingKind, Summary};
+use crate::delivery::{DELIVERED_TAG, Destination, Expected, Holds};
+use crate::engine::Rotator;
+use crate::error::Result;
+use crate::secret::KeySecret;
+use crate::services::{SecretSummary, SecretVersions, Services};
+
+/// How long the sweep gives one secret's destinations.
+const BUDGET: Duration = Duration::from_secs(60);
+
+/// Looks at every destination of `current` (AWSCURRENT's value) and reports what each holds;
+/// whether all of them hold its key. A destination that cannot be read now is listed among the
+/// sweep's errors, and counts as not confirmed.
+pub async fn check<X: Services>(
+    rotator: &Rotator<X>,
+    secret: &SecretSummary,
+    current: &KeySecret,
+    destinations: &[Destination],
+    report: &mut Summary,
+) -> Result<bool> {
+    let Some(key_id) = current.key_id() else {
+        return Ok(true);
+    };
+    // An adopted key's consumers were set up by hand; nothing was delivered yet.
+    if destinations.is_empty() || current.is_adopted_key() {
+        return Ok(true);
+    }
+    // The record of the last delivery to GitHub is a tag: read it fresh, as ListSecrets may be
+    // minutes behind a rotation that just delivered.
+    let to_github = destinations
+        .iter()
+        .any(|d| matches!(d, Destination::GitHub { .. }));
+    let tags = match to_github {
+        true => rotator.secrets().describe(&secret.arn).await?.tags,
+        false => secret
+            .tags
+            .iter()
+            .filter(|(k, _)| k != DELIVERED_TAG)
+            .cloned()
+            .collect(),
+    };
+    let expected = Expected {
+        key_id,
+        secret: current.key().map(|k| &k.secret),
+    };
+    let holdings = rotator
+        .holdings(&tags, &expected, destinations, Instant::now() + BUDGET)
+        .await;
+    let mut all_hold = true;
+    for holding in holdings {
+        match &holding.holds {
+            Holds::Key => {}
+            Holds::Missing(why) | Holds::Other(why) => {
+                all_hold = false;
+                report.findings.push(Finding {
+                    secret_id: secret.name.clone(),
+                    kind: FindingKind::DeliveryStale,
+                    detail: format!(
+                        "{} does not hold the current key {key_id}: {why}. Its consumers sign with something else; rotate the secret to deliver a fresh key (iam-key-rotator-cli rotate --secret-id {})",
+                        holding.destination, secret.name
+                    ),
+                });
+            }
+            Holds::Unreadable(why) => {
+                all_hold = false;
+                report.errors.push(format!(
+                    "{}: could not read {}: {why}",
+                    secret.name, holding.destination
+                ));
+            }
+        }
+        report.deliveries.push(Delivery {
+            secret_id: secret.name.clone(),
+            holding,
+        });
+    }
+    Ok(all_hold)
+}
