@@ -7,8 +7,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::delivery::{DESTINATIONS, parse_shorthand};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::KeySecret;
@@ -37,6 +38,9 @@ pub struct Request {
     pub dry_run: bool,
     /// Bind the user to an existing secret `<prefix><user>` that adopt did not bind it to.
     pub reuse_secret: bool,
+    /// Where the first rotation delivers the new key (`--deliver-to`), as shorthands like
+    /// `ssm:/ci/deploy/aws` or `github:acme/api:prod`: recorded in the secret's `Destinations`.
+    pub deliver_to: Vec<String>,
 }
 
 /// An existing secret the operator told adopt to reuse, as they should check it.
@@ -99,6 +103,9 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
     let tag = config.user_tag.as_deref().unwrap_or(DEFAULT_USER_TAG);
     let mut plan = Vec::new();
     let step = |action: PlanAction, detail: String| PlannedStep { action, detail };
+
+    // Where the key goes, checked against what the function may write before anything changes.
+    let destinations = destinations(rotator, name, &request.deliver_to)?;
 
     // The secret, when an earlier run made it: then the key it holds is settled already.
     let existing = secrets
@@ -202,6 +209,11 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             policy: describe_policy(policy.as_deref()),
         });
     }
+    if existing.is_some() && !destinations.is_empty() {
+        return Err(refuse(format!(
+            "secret {secret_name} exists, and adopt never rewrites a secret: add the destinations to its Destinations field yourself (aws secretsmanager put-secret-value), or run adopt without --deliver-to"
+        )));
+    }
     if let Some(secret) = &existing {
         let current = match secret.labelled(AWSCURRENT) {
             Some(v) => secrets.value(&secret.arn, Some(&v.id), None).await?,
@@ -218,9 +230,16 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             .as_ref()
             .map(|id| format!(", and key {id} (its id; IAM never shows the secret part again)"))
             .unwrap_or_default();
+        let delivers = match request.deliver_to.is_empty() {
+            true => String::new(),
+            false => format!(
+                ", and the Destinations its new keys go to: {}",
+                request.deliver_to.join(", ")
+            ),
+        };
         plan.push(step(
             PlanAction::CreateSecret,
-            format!("create secret {secret_name} holding UserName {name}{holds}"),
+            format!("create secret {secret_name} holding UserName {name}{holds}{delivers}"),
         ));
     }
     if !bound {
@@ -247,10 +266,14 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
         ));
     }
 
-    let consumers = key_id.as_ref().map(|id| {
-        format!(
+    let consumers = key_id.as_ref().map(|id| match request.deliver_to.is_empty() {
+        false => format!(
+            "The first rotation (now) delivers a new key to {}, where the consumers of key {id} read it, and confirms it is there. Key {id} stays Active until nothing has used it for the function's ROTATOR_QUIET_FOR (24h by default); the sweep then deactivates it, and deletes it after ROTATOR_DELETE_AFTER. Until then each sweep reports who still uses it (PreviousKeyInUse: service, region, when).",
+            request.deliver_to.join(", ")
+        ),
+        true => format!(
             "Consumers of key {id} sign with it from their own settings (a CI system's, say), not from the secret: make them read the secret {secret_name} (AWSCURRENT, now a new key), or move them to it. Key {id} stays Active until nothing has used it for the function's ROTATOR_QUIET_FOR (24h by default); the sweep then deactivates it, and deletes it after ROTATOR_DELETE_AFTER. Until then each sweep reports who still uses it (PreviousKeyInUse: service, region, when)."
-        )
+        ),
     });
     let mut adoption = Adoption {
         user: name.clone(),
@@ -273,6 +296,9 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             if let Some(id) = &key_id {
                 value["AccessKeyId"] = json!(id);
             }
+            if !destinations.is_empty() {
+                value[DESTINATIONS] = Value::Array(destinations.clone());
+            }
             secrets
                 .create_secret(
                     &secret_name,
@@ -293,6 +319,30 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
     adoption.secret = secret_arn;
     adoption.done = true;
     Ok(adoption)
+}
+
+/// The `--deliver-to` shorthands as the secret stores them, each within what the function may
+/// write (its `ROTATOR_SSM_PREFIX` and `ROTATOR_GITHUB_OWNERS`).
+fn destinations<X: Services>(
+    rotator: &Rotator<X>,
+    user: &str,
+    specs: &[String],
+) -> Result<Vec<Value>> {
+    let refuse = |reason: String| Error::CannotAdopt {
+        user: user.to_string(),
+        reason,
+    };
+    let values = specs
+        .iter()
+        .map(|spec| parse_shorthand(spec))
+        .collect::<std::result::Result<Vec<Value>, String>>()
+        .map_err(|e| refuse(format!("--deliver-to {e}")))?;
+    let value = json!({"UserName": user, DESTINATIONS: values});
+    let secret = KeySecret::parse(&value.to_string()).map_err(refuse)?;
+    rotator
+        .destinations(user, &secret)
+        .map_err(|e| refuse(format!("--deliver-to: {e}")))?;
+    Ok(values)
 }
 
 /// Whether a secret exists under this ARN or name (a binding to a deleted one may be replaced).

@@ -177,6 +177,7 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
         [
             "AuditHighSeverity",
             "CurrentKeyBroken",
+            "DeliveryStale",
             "PreviousKeyInUse",
             "RotationOverdue",
             "RotationStuck"
@@ -327,4 +328,71 @@ fn the_clis_fallback_is_what_the_template_deploys_by_default() {
             "{name} ({parameter})"
         );
     }
+}
+
+/// The statement the rotation function gets under `condition`, when it holds.
+fn conditional_statement(template: &Value, condition: &str) -> Value {
+    template["Resources"]["RotationFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| {
+            let branches = p["Fn::If"].as_array()?;
+            (branches[0] == condition).then(|| branches[1]["Statement"][0].clone())
+        })
+        .unwrap_or_else(|| panic!("no statement under {condition}"))
+}
+
+#[test]
+fn delivery_is_off_by_default_and_reaches_only_what_the_deployer_names() {
+    let template = template();
+    for parameter in ["SsmPrefix", "GitHubOwners", "GitHubCredentialsSecretArn"] {
+        assert_eq!(
+            template["Parameters"][parameter]["Default"], "",
+            "{parameter}"
+        );
+    }
+    let variables =
+        &template["Resources"]["RotationFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["ROTATOR_SSM_PREFIX"]["Fn::If"][0],
+        "DeliversToSsm"
+    );
+    assert_eq!(
+        variables["ROTATOR_GITHUB_OWNERS"]["Fn::If"][0],
+        "DeliversToGitHub"
+    );
+    assert_eq!(
+        variables["ROTATOR_GITHUB_CREDENTIALS"]["Fn::If"][1]["Ref"],
+        "GitHubCredentialsSecretArn"
+    );
+
+    // SSM: read and write parameters under the prefix, nothing else.
+    let ssm = conditional_statement(&template, "DeliversToSsm");
+    assert_eq!(
+        ssm["Action"],
+        serde_json::json!(["ssm:GetParameter", "ssm:PutParameter"])
+    );
+    assert_eq!(
+        ssm["Resource"]["Fn::Sub"],
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmPrefix}*"
+    );
+    // The parameters' key, through SSM only.
+    let kms = conditional_statement(&template, "DeliversToSsmUnderKmsKey");
+    assert_eq!(
+        kms["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"],
+        "ssm.${AWS::Region}.${AWS::URLSuffix}"
+    );
+    // GitHub: the one credentials secret, read only.
+    let github = conditional_statement(&template, "DeliversToGitHub");
+    assert_eq!(github["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(
+        github["Resource"],
+        serde_json::json!({"Ref": "GitHubCredentialsSecretArn"})
+    );
+    // The prefix is a path, so it cannot widen to a sibling (/ci matching /ci-prod/).
+    let pattern = template["Parameters"]["SsmPrefix"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert!(pattern.ends_with("/$"), "{pattern}");
 }

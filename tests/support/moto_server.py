@@ -1,12 +1,16 @@
 """Runs moto's server on 127.0.0.1 for the tests, the demo and the benchmark, until stdin closes.
 
-Prints one line of JSON once ready: {"endpoint": ..., "rotation_lambda_arn": ...}.
+Prints one line of JSON once ready: {"endpoint": ..., "rotation_lambda_arn": ..., "keys": ...,
+"control": ..., "github": {"url", "token", "app_id", "installation_id", "private_key"}}.
 
 It registers a Lambda function so that RotateSecret behaves as on AWS: it creates the empty
 AWSPENDING version and calls the function once per step. Without --function-binary moto never runs
 the function (no Docker here). With it, this script plays the Lambda service: it starts that
 binary with AWS_LAMBDA_RUNTIME_API pointing at a Runtime API served here, and hands it every
 invocation of the function, so a rotation runs end to end through the real runtime interface.
+
+It also starts a fake of GitHub's REST API for Actions secrets (github_api.py) and points the
+function at it (ROTATOR_GITHUB_API_URL), unless the environment or --function-env names another.
 """
 
 import argparse
@@ -29,6 +33,9 @@ import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import github_api  # noqa: E402
 
 REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -415,10 +422,22 @@ def listing_control(command: dict) -> None:
 
 
 class Control(BaseHTTPRequestHandler):
-    """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API."""
+    """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API.
+    Ops named github_* go to this server's fake GitHub (self.server.github), and
+    GET /control/github answers its state."""
 
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        if self.path != "/control/github":
+            return self.send_error(404)
+        body = json.dumps(self.server.github.state()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self):
         import datetime
@@ -461,6 +480,11 @@ class Control(BaseHTTPRequestHandler):
             pass
         elif op in LISTING_OPS:
             listing_control(command)
+        elif op.startswith("github_"):
+            try:
+                self.server.github.control(command)
+            except (KeyError, ValueError) as error:
+                return self.send_error(400, f"{op}: {error}")
         else:
             return self.send_error(400, f"unknown op {op}")
         self.send_response(204)
@@ -544,6 +568,8 @@ def start(args):
         listing_as_of_a_moment_ago()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
+    # Each server its own GitHub: the benchmark starts several in one process.
+    control.github = github_api.start()
     threading.Thread(target=control.serve_forever, daemon=True).start()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -572,6 +598,7 @@ def start(args):
     settings = {name: value for name, value in os.environ.items()
                 if name.startswith(("ROTATOR_", "RUST_LOG", "AWS_LAMBDA_LOG"))}
     settings.update(item.split("=", 1) for item in args.function_env)
+    settings.setdefault("ROTATOR_GITHUB_API_URL", control.github.url)
     function_arn = boto3.client("lambda", **session).create_function(
         FunctionName=FUNCTION_NAME, Runtime="provided.al2023", Role=role,
         Handler="bootstrap", Code={"ZipFile": package.getvalue()},
@@ -606,16 +633,18 @@ def start(args):
         if service:
             service.stop()
         control.shutdown()
+        control.github.stop()
         server.stop()
 
     stop.control = f"http://127.0.0.1:{control.server_port}/control"
+    stop.github = control.github.info()
     return stop, endpoint, function_arn, service, keys
 
 
 def main() -> None:
     stop, endpoint, function_arn, _, keys = start(parse_args())
     print(json.dumps({"endpoint": endpoint, "rotation_lambda_arn": function_arn, "keys": keys,
-                      "control": stop.control}), flush=True)
+                      "control": stop.control, "github": stop.github}), flush=True)
     sys.stdin.read()  # returns when the parent closes the pipe or exits
     stop()
 

@@ -133,6 +133,12 @@ pub enum Command {
         /// there: check the secret's tags and resource policy (printed) first.
         #[arg(long)]
         reuse_secret: bool,
+        /// Where the first rotation delivers the new key, where the adopted key's consumers read
+        /// it: ssm:/NAME, github:OWNER/REPO[:ENVIRONMENT] or github-org:ORG:all|private|REPO,REPO.
+        /// Repeat for several. Each must be within the function's ROTATOR_SSM_PREFIX or
+        /// ROTATOR_GITHUB_OWNERS.
+        #[arg(long, value_name = "DESTINATION")]
+        deliver_to: Vec<String>,
         /// Rotate every so many days (1 to 1000).
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=1000), conflicts_with = "schedule")]
         days: i64,

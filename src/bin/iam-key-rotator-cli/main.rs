@@ -214,6 +214,7 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
             create,
             key_id,
             reuse_secret,
+            deliver_to,
             days,
             schedule,
             dry_run,
@@ -229,6 +230,7 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 },
                 dry_run: *dry_run,
                 reuse_secret: *reuse_secret,
+                deliver_to: deliver_to.clone(),
             };
             // The secret is made for this function: its prefix, path and tag binding apply.
             let (rotator, applied) = settings::for_function(&sdk, function_arn).await?;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use iam_key_rotator::change::{Change, ChangeKind};
 use iam_key_rotator::dates;
+use iam_key_rotator::delivery::Holds;
 use iam_key_rotator::services::{AWSCURRENT, KeyStatus};
 use iam_key_rotator::status::Status;
 use iam_key_rotator::sweep;
@@ -174,6 +175,21 @@ pub fn sweep_table(report: &sweep::Summary) -> String {
                 f.secret_id,
                 f.kind.as_str(),
                 f.detail
+            );
+        }
+    }
+    if !report.deliveries.is_empty() {
+        out += &format!("\n  {:<40} {:<40} {}\n", "SECRET", "DESTINATION", "HOLDS");
+        for d in &report.deliveries {
+            let holds = match &d.holding.holds {
+                Holds::Key => "the current key".to_string(),
+                Holds::Missing(why) => format!("nothing: {why}"),
+                Holds::Other(why) => format!("something else: {why}"),
+                Holds::Unreadable(why) => format!("unknown, could not be read: {why}"),
+            };
+            out += &format!(
+                "  {:<40} {:<40} {holds}\n",
+                d.secret_id, d.holding.destination
             );
         }
     }
