@@ -42,6 +42,31 @@ async fn no_secret_access_key_reaches_the_logs() {
 
         let token = bed.start_rotation().await;
         bed.run_steps(&bed.rotator(), &token).await.unwrap();
+        // A rotation that delivers its key to SSM and GitHub, with GitHub failing once.
+        let prefix = format!("/ci/{}/", support::unique("logs"));
+        let repo = support::unique("logs");
+        let delivering = Bed::with_value(|user, key_id, secret| {
+            json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": secret, "Destinations": [
+                {"Type": "ssm", "Name": format!("{prefix}aws")},
+                {"Type": "github", "Repository": format!("acme/{repo}")},
+            ]})
+        })
+        .await;
+        let credentials = delivering.github_credentials(true).await;
+        let config = delivering.delivering_config(&prefix, &credentials);
+        delivering.moto.control(json!({"op": "github_fault", "method": "PUT", "path_contains": repo, "kind": "fail", "times": 1}));
+        let delivered = delivering.start_rotation().await;
+        delivering
+            .run_steps(
+                &iam_key_rotator::wiring::rotator(&delivering.sdk, config),
+                &delivered,
+            )
+            .await
+            .unwrap();
+        let delivered_secret = delivering.value("AWSCURRENT").await["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_string();
         // A failing step logs its error too.
         let _ = lambda::handle(
             &bed.rotator(),
@@ -75,6 +100,20 @@ async fn no_secret_access_key_reaches_the_logs() {
             !text.contains(new_secret),
             "{format:?} logs hold the new secret access key"
         );
+        assert!(
+            text.contains("delivered the key") && text.contains(&repo),
+            "{format:?} logs lack the delivery"
+        );
+        for secret in [
+            &delivering.first_secret,
+            &delivered_secret,
+            &delivering.moto.github.token,
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{format:?} logs hold a secret of the delivering rotation"
+            );
+        }
         if format == LogFormat::Json {
             for line in text.lines() {
                 let parsed: Value =

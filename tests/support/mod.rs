@@ -29,6 +29,8 @@ pub struct Moto {
     pub function: Option<(String, String)>,
     /// Where the test server takes what AWS has but moto cannot be told (see `control`).
     pub control_url: String,
+    /// The stand-in for GitHub's API the server runs beside moto (tests/support/github_api.py).
+    pub github: GitHub,
     _child: Child,
 }
 
@@ -70,7 +72,16 @@ impl Moto {
             let pair = &ready["keys"][name];
             Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string()))
         };
+        let github = &ready["github"];
+        let text = |name: &str| github[name].as_str().expect("github info").to_string();
         Moto {
+            github: GitHub {
+                url: text("url"),
+                token: text("token"),
+                app_id: github["app_id"].as_u64().expect("app id"),
+                installation_id: github["installation_id"].as_u64().expect("installation id"),
+                private_key: text("private_key"),
+            },
             admin: key("moto-admin").unwrap_or(("test".into(), "test".into())),
             function: key("rotation-function"),
             control_url: ready["control"].as_str().expect("control").to_string(),
@@ -93,6 +104,18 @@ impl Moto {
             .status()
             .expect("python runs");
         assert!(status.success(), "control {body}");
+    }
+
+    /// What the GitHub stand-in holds: `{"secrets": {scope: {NAME: {"value", "updated_at"}}},
+    /// "requests": [...], "tokens_minted", "public_key_reads"}` (see github_api.py).
+    pub fn github_state(&self) -> Value {
+        let script = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + '/github').read().decode())";
+        let out = Command::new(project_root().join(".venv/bin/python"))
+            .args(["-c", script, &self.control_url])
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "GET /control/github");
+        serde_json::from_slice(&out.stdout).expect("JSON")
     }
 
     /// The command-line tool, pointed at this server.
@@ -144,6 +167,17 @@ impl Moto {
             .load()
             .await
     }
+}
+
+/// How the tests reach the GitHub stand-in, and the credentials it accepts.
+pub struct GitHub {
+    pub url: String,
+    /// A fine-grained token it accepts.
+    pub token: String,
+    /// A GitHub App it knows, and the app's private key (PEM).
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub private_key: String,
 }
 
 /// Settings for tests: moto accepts new keys at once, so the test step need not wait long.
@@ -259,6 +293,42 @@ impl Bed {
         self.moto.control(serde_json::json!({
             "op": "version_created", "secret": self.secret_arn, "version": token, "seconds_ago": 1200
         }));
+    }
+
+    /// A secret holding credentials the GitHub stand-in accepts (a GitHub App's, or a token); its ARN.
+    pub async fn github_credentials(&self, app: bool) -> String {
+        let github = &self.moto.github;
+        let stored = match app {
+            true => serde_json::json!({
+                "AppId": github.app_id, "InstallationId": github.installation_id, "PrivateKey": github.private_key,
+            }),
+            false => serde_json::json!({"Token": github.token}),
+        };
+        self.sm
+            .create_secret()
+            .name(unique("github/credentials"))
+            .secret_string(stored.to_string())
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .expect("arn")
+            .to_string()
+    }
+
+    /// The test settings, letting keys go to SSM parameters under `ssm_prefix` and to GitHub
+    /// secrets of `acme` (through the stand-in, with the credentials in `credentials`).
+    pub fn delivering_config(&self, ssm_prefix: &str, credentials: &str) -> Config {
+        Config {
+            last_use_lag: Duration::ZERO,
+            delivery: iam_key_rotator::config::DeliverySettings {
+                ssm_prefix: Some(ssm_prefix.to_string()),
+                github_owners: vec!["acme".into()],
+                github_credentials: Some(credentials.to_string()),
+                github_api_url: self.moto.github.url.clone(),
+            },
+            ..test_config()
+        }
     }
 
     /// Takes AWSPENDING off the version `token`, as an operator cancels a rotation by hand.
