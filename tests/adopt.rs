@@ -10,6 +10,8 @@ use serde_json::Value;
 use support::{Moto, unique};
 
 const TAG: &str = "iam-key-rotator:secret";
+/// The secret holding the GitHub stand-in's token, which the function reads to deliver there.
+const GITHUB_CREDENTIALS: &str = "github/adopt-credentials";
 
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -21,6 +23,12 @@ fn moto() -> &'static Moto {
             "ROTATOR_USER_PATH_PREFIX=/rotated/",
             "--function-env",
             &format!("ROTATOR_USER_TAG={TAG}"),
+            "--function-env",
+            "ROTATOR_SSM_PREFIX=/ci/",
+            "--function-env",
+            "ROTATOR_GITHUB_OWNERS=acme",
+            "--function-env",
+            &format!("ROTATOR_GITHUB_CREDENTIALS={GITHUB_CREDENTIALS}"),
         ])
     })
 }
@@ -486,4 +494,95 @@ async fn a_users_binding_to_another_existing_secret_is_never_moved() {
             .is_err(),
         "no secret made"
     );
+}
+
+impl Account {
+    /// The secret the function reads GitHub's credentials from, made once.
+    async fn github_credentials(&self) {
+        let token = serde_json::json!({"Token": moto().github.token}).to_string();
+        let _ = self
+            .sm
+            .create_secret()
+            .name(GITHUB_CREDENTIALS)
+            .secret_string(token)
+            .send()
+            .await;
+    }
+
+    async fn parameter(&self, name: &str) -> Option<Value> {
+        let sdk = moto().sdk_config().await;
+        let out = aws_sdk_ssm::Client::new(&sdk)
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str(out.parameter()?.value()?).ok()
+    }
+}
+
+#[tokio::test]
+async fn with_deliver_to_the_first_rotation_puts_the_new_key_where_the_adopted_keys_consumers_read_it()
+ {
+    let account = Account::new().await;
+    account.github_credentials().await;
+    let (user, keys) = account.user_with_keys(1, 0).await;
+    let parameter = format!("/ci/{user}/aws");
+    let ssm = format!("ssm:{parameter}");
+    let github = format!("github:acme/{user}");
+    let done = report(&adopt(
+        &user,
+        &["--deliver-to", &ssm, "--deliver-to", &github],
+    ));
+    let consumers = done["consumers"].as_str().expect("what consumers must do");
+    assert!(
+        consumers.contains(&ssm) && consumers.contains("delivers"),
+        "{consumers}"
+    );
+
+    let new = account.assert_under_rotation(&user).await;
+    let current = account.current(&user).await;
+    assert_eq!(
+        account.parameter(&parameter).await,
+        Some(
+            serde_json::json!({"AccessKeyId": new, "SecretAccessKey": current["SecretAccessKey"]})
+        )
+    );
+    let held = &moto().github_state()["secrets"][format!("repo:acme/{}", user.to_lowercase())];
+    assert_eq!(held["AWS_ACCESS_KEY_ID"]["value"], serde_json::json!(new));
+    assert_eq!(
+        held["AWS_SECRET_ACCESS_KEY"]["value"],
+        current["SecretAccessKey"]
+    );
+    // The adopted key retires by the quiet rule, as without destinations.
+    assert!(
+        account
+            .keys(&user)
+            .await
+            .contains(&(keys[0].clone(), "Active".to_string()))
+    );
+    account.assert_second_run_is_a_no_op(&user, &[]).await;
+}
+
+#[tokio::test]
+async fn a_deliver_to_outside_the_functions_limits_is_refused_and_nothing_changes() {
+    let account = Account::new().await;
+    let (user, _) = account.user_with_keys(1, 0).await;
+    for destination in ["ssm:/prod/db/aws", "github:mallory/exfiltrate", "s3:bucket"] {
+        let out = adopt(&user, &["--deliver-to", destination]);
+        let reason = refusal(&out);
+        assert!(reason.contains("--deliver-to"), "{reason}");
+        assert!(
+            account
+                .sm
+                .describe_secret()
+                .secret_id(format!("iam-keys/{user}"))
+                .send()
+                .await
+                .is_err(),
+            "a secret was made"
+        );
+        assert_eq!(account.binding(&user).await, None);
+    }
 }
