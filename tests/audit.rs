@@ -310,3 +310,45 @@ fn a_saved_report_can_be_audited_and_a_broken_one_is_refused() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 }
+
+#[tokio::test]
+async fn each_managed_key_shows_where_its_rotations_deliver_it() {
+    let account = Account::new().await;
+    let (user, ids) = account.user("delivers", &[(10, Some(1))], false).await;
+    let key = ids[0].clone();
+    account
+        .sm
+        .create_secret()
+        .name(format!("iam-keys/{user}"))
+        .secret_string(
+            json!({"UserName": user, "AccessKeyId": key, "Destinations": [
+                {"Type": "ssm", "Name": "/ci/deploy/aws"},
+                {"Type": "github", "Repository": "acme/api", "Environment": "prod"},
+            ]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let audit = audit_json(&[]);
+    let view = audit["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user"] == json!(user))
+        .expect("the user");
+    assert_eq!(
+        view["keys"][0]["managed"]["destinations"],
+        json!(["ssm:/ci/deploy/aws", "github:acme/api:prod"])
+    );
+    let page = String::from_utf8(cli(&["audit", "--output", "html"]).stdout).unwrap();
+    let row = page
+        .lines()
+        .find(|l| l.contains("class=\"managed\"") && l.contains(&user))
+        .expect("a row for the key under rotation");
+    assert!(
+        row.contains(&key) && row.contains("<code>github:acme/api:prod</code>"),
+        "{row}"
+    );
+}

@@ -85,6 +85,9 @@ pub struct Managed {
     pub last_rotated: Option<SystemTime>,
     #[serde(serialize_with = "super::serialize_time")]
     pub next_rotation: Option<SystemTime>,
+    /// Where its rotations deliver the key (the secret's `Destinations`, as `ssm:/NAME`,
+    /// `github:OWNER/REPO`, ...), or why they cannot be read.
+    pub destinations: Vec<String>,
 }
 
 /// What the audit knows of a user's keys beyond the report, by (user, slot).

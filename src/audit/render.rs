@@ -175,7 +175,41 @@ pub fn to_html(audit: &Audit) -> String {
             sev = f.severity.as_str()
         );
     }
-    out += "</table>\n</body></html>\n";
+    out += "</table>\n";
+    out += &managed_keys(audit);
+    out += "</body></html>\n";
+    out
+}
+
+/// Each key under rotation: its secret, and where its rotations deliver it.
+fn managed_keys(audit: &Audit) -> String {
+    let mut out = String::from(
+        "<h2>Keys under rotation</h2>\n<table id=\"managed\"><tr><th>user</th><th>key</th><th>secret</th><th>delivered to</th></tr>\n",
+    );
+    for user in &audit.users {
+        for key in &user.keys {
+            let Some(managed) = &key.managed else {
+                continue;
+            };
+            let destinations = match managed.destinations.is_empty() {
+                true => "readers of the secret only".to_string(),
+                false => managed
+                    .destinations
+                    .iter()
+                    .map(|d| format!("<code>{}</code>", esc(d)))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
+            };
+            let _ = writeln!(
+                out,
+                "<tr class=\"managed\"><td>{}</td><td>{}</td><td>{}</td><td>{destinations}</td></tr>",
+                esc(&user.user),
+                esc(key.id.as_deref().unwrap_or_default()),
+                esc(&managed.secret),
+            );
+        }
+    }
+    out += "</table>\n";
     out
 }
 

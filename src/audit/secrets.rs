@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use secrecy::ExposeSecret;
 
 use super::checks::Managed;
+use crate::delivery::{self, DESTINATIONS};
 use crate::error::Result;
 use crate::secret::KeySecret;
 use crate::services::{SecretStore, SecretSummary};
@@ -74,6 +75,10 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
             rotation_enabled: summary.is_some_and(|s| s.rotation_enabled),
             last_rotated,
             next_rotation: summary.and_then(|s| s.next_rotation),
+            destinations: match delivery::parse_all(secret.field(DESTINATIONS)) {
+                Ok(destinations) => destinations.iter().map(|d| d.to_string()).collect(),
+                Err(why) => vec![format!("unreadable Destinations: {why}")],
+            },
         };
         by_user
             .entry(secret.user_name().to_string())

@@ -64,6 +64,7 @@ fn managed_slot(user: &str, slot: u8) -> KnownKeys {
                 rotation_enabled: true,
                 last_rotated: ago(10),
                 next_rotation: ago(0),
+                destinations: vec!["ssm:/ci/deploy/aws".into()],
             }),
         },
     );
@@ -235,6 +236,7 @@ mod matching_by_id_and_date {
                 rotation_enabled: true,
                 last_rotated: rotated,
                 next_rotation: None,
+                destinations: Vec::new(),
             },
             arn: "arn:secret".into(),
             rotated,
