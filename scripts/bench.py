@@ -7,6 +7,8 @@ A benchmark, not a test: it prints what it measures and never fails on a figure.
     (by operation), and the function's peak memory (RSS);
   - the sweep (`{"Action": "sweep"}`) over 1,000 idle secrets, and over 100 secrets in their grace
     window, then past it: its calls and wall time;
+  - delivery: what a rotation adds per SSM destination and per GitHub secret (AWS calls, GitHub
+    requests, time), through the GitHub stand-in;
   - the audit (`{"Action": "audit"}`) of 1,000 users, half of them under rotation: calls and wall
     time; and the CLI checking a 10,000-user credential report from a file.
 """
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -112,6 +115,57 @@ def rotation(binary: str) -> dict:
         with open(f"/proc/{service.process.pid}/status") as status:
             peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
         return {"cold_ms": times[0], "warm_ms": statistics.median(times[1:]), "calls": calls, "peak_rss_kib": peak_kib}
+    finally:
+        stop_counting()
+        stop()
+
+
+def delivery_figures(binary: str) -> list:
+    """Warm rotations delivering to none, one SSM, one GitHub repository, then 3 SSM parameters and
+    2 GitHub scopes: the AWS calls and GitHub requests of each, and its time."""
+    calls, counting = count_calls()
+    stop, endpoint, function_arn, _, _ = moto_server.start(moto_server.parse_args(
+        ["--function-binary", binary, "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
+         "--function-env", "ROTATOR_SSM_PREFIX=/bench/", "--function-env", "ROTATOR_GITHUB_OWNERS=acme",
+         "--function-env", "ROTATOR_GITHUB_CREDENTIALS=github/bench"]))
+    github_state = stop.control + "/github"
+    try:
+        session = dict(endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+        iam, sm = boto3.client("iam", **session), boto3.client("secretsmanager", **session)
+        sm.create_secret(Name="github/bench", SecretString=json.dumps({"Token": stop.github["token"]}))
+        ssm = lambda n: [{"Type": "ssm", "Name": f"/bench/{uuid.uuid4().hex[:8]}/{i}"} for i in range(n)]  # noqa: E731
+        repo = lambda: {"Type": "github", "Repository": f"acme/{uuid.uuid4().hex[:8]}"}  # noqa: E731
+        cases = [("no destination (baseline)", lambda: []), ("1 SSM parameter", lambda: ssm(1)),
+                 ("1 GitHub repository (2 secrets)", lambda: [repo()]),
+                 ("3 SSM + repository + its environment", lambda: ssm(3) + [
+                     dict(r := repo()), dict(r, Environment="prod")])]
+        figures = []
+        # The first is a warm-up: the function's cold start, GitHub's token, moto's SSM loading.
+        warm_up = ("warm-up", lambda: ssm(1) + [repo()])
+        for run, (label, destinations) in enumerate([warm_up] + cases):
+            user = f"bench-{uuid.uuid4().hex[:8]}"
+            iam.create_user(UserName=user, Path="/rotated/")
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            arn = sm.create_secret(Name=f"iam-keys/{user}", SecretString=json.dumps(
+                {"UserName": user, "AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"],
+                 "Destinations": destinations()}))["ARN"]
+            before = len(json.loads(urllib.request.urlopen(github_state).read())["requests"])
+            calls.clear()
+            counting["on"] = True
+            started = time.perf_counter()
+            sm.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn,
+                             RotationRules={"AutomaticallyAfterDays": 90})
+            ms = (time.perf_counter() - started) * 1000
+            counting["on"] = False
+            requests = json.loads(urllib.request.urlopen(github_state).read())["requests"][before:]
+            github = collections.Counter(
+                f"{r['method']} {'public-key' if r['path'].endswith('/public-key') else 'secret'}"
+                for r in requests)
+            if run > 0:
+                figures.append({"label": label, "ms": ms, "calls": collections.Counter(calls),
+                                "github": github})
+        return figures
     finally:
         stop_counting()
         stop()
@@ -276,6 +330,19 @@ def main() -> int:
         detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
         print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {total:5d} calls ({detail}); "
               f"{figure['actions']} actions")
+
+    print("\nDelivery (goal: at most 3 AWS calls per SSM destination; 2 GitHub requests per secret "
+          "plus one public-key read per repository and invocation):")
+    figures = delivery_figures(args.binary)
+    base = figures[0]
+    for figure in figures:
+        total = sum(figure["calls"].values())
+        extra = {op: n - base["calls"].get(op, 0) for op, n in figure["calls"].items()
+                 if n != base["calls"].get(op, 0)}
+        added = ", ".join(f"{op.split(':')[1]} +{n}" for op, n in sorted(extra.items())) or "none"
+        github = ", ".join(f"{kind} {n}" for kind, n in sorted(figure["github"].items())) or "none"
+        print(f"  {figure['label']:<40} {figure['ms']:6.0f} ms ({figure['ms'] - base['ms']:+5.0f})  "
+              f"{total:3d} AWS calls (added: {added}); GitHub: {github}")
 
     print("\nThe audit (goal: under a second for 1,000 users):")
     for figure in audit_figures(args.binary, args.cli_binary):
