@@ -1,9 +1,11 @@
-"""`make demo`: one rotation, start to finish, with a before/after table, then the old key's life
-after it: kept Active for a grace period while a consumer still uses it, then retired by the sweep;
-and an audit of the account's keys against CIS.
+"""`make demo`: one rotation, start to finish, with a before/after table, the new key delivered to
+an SSM parameter and a GitHub repository's Actions secrets (locally), then the old key's life after
+it: kept Active for a grace period while a consumer still uses it, then retired by the sweep; and an
+audit of the account's keys against CIS.
 
-By default everything runs on this machine: moto's server on 127.0.0.1 stands in for IAM, STS and
-Secrets Manager, and RotateSecret invokes the built Lambda binary through the Lambda Runtime API,
+By default everything runs on this machine: moto's server on 127.0.0.1 stands in for IAM, STS,
+Secrets Manager and SSM, a stand-in for GitHub's API beside it opens the sealed secrets it receives,
+and RotateSecret invokes the built Lambda binary through the Lambda Runtime API,
 exactly as Secrets Manager invokes the deployed function. The policy runs in seconds here
 (ROTATOR_DEACTIVATE_AFTER=3s, ROTATOR_QUIET_FOR=2s); the template's defaults are 24h and 24h.
 
@@ -18,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -46,17 +49,21 @@ def main() -> int:
         moto = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/support/moto_server.py"), "--function-binary", args.lambda_binary,
              "--function-env", "ROTATOR_USER_PATH_PREFIX=/rotated/",
+             *[arg for name, value in DELIVERY.items() for arg in ("--function-env", f"{name}={value}")],
              *[arg for name, value in POLICY.items() for arg in ("--function-env", f"{name}={value}")]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ready = json.loads(moto.stdout.readline())
         endpoint, function_arn = ready["endpoint"], ready["rotation_lambda_arn"]
-        print(f"moto is serving IAM, STS and Secrets Manager on {endpoint}")
+        print(f"moto is serving IAM, STS, Secrets Manager and SSM on {endpoint}, a GitHub stand-in on {ready['github']['url']}")
         env.update(AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",
                    AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
         env.pop("AWS_PROFILE", None)
         local = dict(endpoint_url=endpoint, region_name="us-east-1",
                      aws_access_key_id="test", aws_secret_access_key="test")
-        clients = {name: boto3.client(name, **local) for name in ("iam", "secretsmanager")}
+        clients = {name: boto3.client(name, **local) for name in ("iam", "secretsmanager", "ssm")}
+        # The function reads GitHub's credentials from Secrets Manager, never its environment.
+        clients["secretsmanager"].create_secret(Name=DELIVERY["ROTATOR_GITHUB_CREDENTIALS"],
+                                                SecretString=json.dumps({"Token": ready["github"]["token"]}))
     iam, sm = clients["iam"], clients["secretsmanager"]
 
     suffix = uuid.uuid4().hex[:8]
@@ -64,10 +71,16 @@ def main() -> int:
     try:
         iam.create_user(UserName=user, Path="/rotated/")
         first = iam.create_access_key(UserName=user)["AccessKey"]
-        secret_arn = sm.create_secret(Name=secret_name, SecretString=json.dumps({
-            "UserName": user, "AccessKeyId": first["AccessKeyId"],
-            "SecretAccessKey": first["SecretAccessKey"], "Owner": "demo"}))["ARN"]
-        print(f"made IAM user {user} (path /rotated/) with key {first['AccessKeyId']}, and secret {secret_name}\n")
+        value = {"UserName": user, "AccessKeyId": first["AccessKeyId"],
+                 "SecretAccessKey": first["SecretAccessKey"], "Owner": "demo"}
+        destinations = [{"Type": "ssm", "Name": f"/ci/{user}/aws"}, {"Type": "github", "Repository": f"acme/{user}"}]
+        if moto:
+            value["Destinations"] = destinations
+        secret_arn = sm.create_secret(Name=secret_name, SecretString=json.dumps(value))["ARN"]
+        print(f"made IAM user {user} (path /rotated/) with key {first['AccessKeyId']}, and secret {secret_name}")
+        if moto:
+            print(f"whose Destinations are the SSM parameter /ci/{user}/aws and the Actions secrets of acme/{user}")
+        print()
 
         print("Before:")
         print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
@@ -82,6 +95,7 @@ def main() -> int:
         print("After:")
         print(cli(args.cli_binary, env, "status", "--secret-id", secret_arn))
         if moto:
+            delivered(clients["ssm"], ready["control"], user, sm, secret_arn)
             after_the_rotation(args.cli_binary, env, secret_arn, first, local)
             iam.create_user(UserName=f"by-hand-{suffix}")
             iam.create_access_key(UserName=f"by-hand-{suffix}")
@@ -98,6 +112,24 @@ def main() -> int:
         if moto:
             moto.stdin.close()
             moto.wait(10)
+
+
+# Where the local demo's function may deliver keys: SSM parameters under /ci/, GitHub secrets of
+# acme, with the credentials in a secret (the GitHub stand-in's token).
+DELIVERY = {"ROTATOR_SSM_PREFIX": "/ci/", "ROTATOR_GITHUB_OWNERS": "acme",
+            "ROTATOR_GITHUB_CREDENTIALS": "github/demo-credentials"}
+
+
+def delivered(ssm, control: str, user: str, sm, secret_arn: str) -> None:
+    """What each destination holds now: key ids only, and whether the secret part matches."""
+    current = json.loads(sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["SecretString"])
+    parameter = json.loads(ssm.get_parameter(Name=f"/ci/{user}/aws", WithDecryption=True)["Parameter"]["Value"])
+    github = json.loads(urllib.request.urlopen(control + "/github").read())["secrets"][f"repo:acme/{user}"]
+    same = lambda secret: "the same secret part" if secret == current["SecretAccessKey"] else "ANOTHER secret part"  # noqa: E731
+    print("Delivered, and confirmed by testSecret before the new key was promoted:")
+    print(f"  ssm:/ci/{user}/aws (SecureString)   {parameter['AccessKeyId']}, {same(parameter['SecretAccessKey'])}")
+    print(f"  github:acme/{user} (sealed box)     AWS_ACCESS_KEY_ID={github['AWS_ACCESS_KEY_ID']['value']}, "
+          f"AWS_SECRET_ACCESS_KEY {same(github['AWS_SECRET_ACCESS_KEY']['value'])}\n")
 
 
 # The retirement policy of the local demo, in seconds instead of the template's hours. moto shows a
