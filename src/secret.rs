@@ -212,7 +212,7 @@ fn is_iam_user_name(name: &str) -> bool {
 }
 
 /// IAM's key ids are capital letters and digits (`AKIA...`); a secret access key never is.
-fn is_access_key_id(id: &str) -> bool {
+pub(crate) fn is_access_key_id(id: &str) -> bool {
     id.len() <= 128
         && id
             .chars()

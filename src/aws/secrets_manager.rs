@@ -50,7 +50,6 @@ impl SecretVersions for SecretsManagerClient {
             rotation_lambda_arn: out.rotation_lambda_arn().map(str::to_string),
             versions,
             tags: tag_pairs(out.tags()),
-            kms_key_id: out.kms_key_id().map(str::to_string),
         })
     }
 

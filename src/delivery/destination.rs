@@ -25,7 +25,8 @@ pub enum Destination {
     /// One `SecureString` parameter holding `{"AccessKeyId": ..., "SecretAccessKey": ...}`.
     Ssm {
         name: String,
-        /// The KMS key to encrypt it with; `None`: the secret's own key, else `aws/ssm`.
+        /// The KMS key to encrypt it with; `None`: the account's `aws/ssm` key, which every
+        /// principal of the account allowed to read the parameter may decrypt with.
         kms_key_id: Option<String>,
     },
     /// Two Actions secrets: the key's id and its secret part.
@@ -317,9 +318,15 @@ fn parse_github(fields: &Map<String, Value>) -> Result<Destination, String> {
             owner: owner.to_string(),
             repo: repo.to_string(),
         },
+        // Never a name that would change the API path it goes into, nor characters that can
+        // make it read as another name in a log (controls, bidirectional marks).
         Some(environment)
             if (1..=255).contains(&environment.len())
-                && !environment.chars().any(char::is_control) =>
+                && environment != "."
+                && environment != ".."
+                && !environment
+                    .chars()
+                    .any(|c| c.is_control() || is_format_char(c)) =>
         {
             GitHubScope::Environment {
                 owner: owner.to_string(),
@@ -384,6 +391,11 @@ fn is_repository_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && name != "."
         && name != ".."
+}
+
+/// Invisible characters that reorder or hide text (Unicode's format characters, in part).
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// GitHub's rule for secret names.
@@ -487,6 +499,14 @@ mod tests {
             (
                 json!({"Type": "github", "Repository": "acme/.."}),
                 "is not OWNER/REPO",
+            ),
+            (
+                json!({"Type": "github", "Repository": "acme/api", "Environment": ".."}),
+                "environment name",
+            ),
+            (
+                json!({"Type": "github", "Repository": "acme/api", "Environment": "prod\u{202E}"}),
+                "environment name",
             ),
             (
                 json!({"Type": "github", "Repository": "../x/api"}),

@@ -2,6 +2,7 @@
 //! the scope's public key before it leaves, and confirmed by when GitHub says it was written.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -68,6 +69,7 @@ impl Lookups {
 }
 
 /// Writes both secrets. GitHub's PUT is idempotent, so a retry rewrites them with the same key.
+/// Returns GitHub's times of the writes, as far as it told them.
 pub async fn deliver<G: GitHubSecrets>(
     github: &G,
     lookups: &mut Lookups,
@@ -75,15 +77,16 @@ pub async fn deliver<G: GitHubSecrets>(
     visibility: Option<&Visibility>,
     names: &SecretNames,
     key: &AccessKey,
-) -> Result<()> {
+) -> Result<Vec<SystemTime>> {
     let access = lookups.access(github, scope, visibility).await?;
+    let mut written = Vec::new();
     let values = [
         (&names.key_id, key.id.as_bytes()),
         (&names.secret_key, key.secret.expose_secret().as_bytes()),
     ];
     for (name, value) in values {
         let public = lookups.public_key(github, scope).await?;
-        match github
+        let at = match github
             .put_secret(scope, name, &seal(&public, value, access.clone())?)
             .await
         {
@@ -95,12 +98,13 @@ pub async fn deliver<G: GitHubSecrets>(
                 let public = lookups.public_key(github, scope).await?;
                 github
                     .put_secret(scope, name, &seal(&public, value, access.clone())?)
-                    .await?;
+                    .await?
             }
             other => other?,
-        }
+        };
+        written.extend(at);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Whether both secrets were written by the recorded delivery of the expected key (GitHub gives
@@ -127,7 +131,15 @@ pub async fn holds<G: GitHubSecrets>(
     for name in [&names.key_id, &names.secret_key] {
         match github.updated_at(scope, name).await {
             Err(e) => return Holds::Unreadable(e.to_string()),
-            Ok(None) => return Holds::Missing(format!("the secret {name} does not exist")),
+            // GitHub answers 404 too when the token can no longer see the scope: ask it apart.
+            Ok(None) => {
+                return match github.public_key(scope).await {
+                    Ok(_) => Holds::Missing(format!("the secret {name} does not exist")),
+                    Err(e) => Holds::Unreadable(format!(
+                        "{scope} cannot be reached with the function's GitHub credentials: {e}"
+                    )),
+                };
+            }
             Ok(Some(at)) if !record.covers(at) => {
                 return Holds::Other(format!(
                     "the secret {name} was written at {}, not by this function's delivery of key {} ({}): someone wrote it since, or the delivery did not take",

@@ -22,7 +22,7 @@ pub use record::DELIVERED_TAG;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::{AccessKey, KeySecret};
-use crate::services::{SecretInfo, SecretTags, Services};
+use crate::services::{IamKeys, KeyStatus, SecretInfo, SecretTags, Services};
 use record::Record;
 
 /// What a destination holds, as far as can be told.
@@ -94,11 +94,13 @@ impl<X: Services> Rotator<X> {
         let first = SystemTime::now();
         let mut lookups = github::Lookups::default();
         let mut to_github = false;
+        // GitHub's own times of the writes, by which its `updated_at` is later read.
+        let mut github_times: Vec<SystemTime> = Vec::new();
         for destination in destinations {
             let written = match destination {
                 Destination::Ssm { name, kms_key_id } => {
-                    let kms = kms_key_id.as_deref().or(info.kms_key_id.as_deref());
-                    let delivery = ssm::deliver(self.parameters(), name, kms, key);
+                    let delivery =
+                        ssm::deliver(self.parameters(), name, kms_key_id.as_deref(), key);
                     before(deadline, delivery).await
                 }
                 Destination::GitHub {
@@ -115,7 +117,12 @@ impl<X: Services> Rotator<X> {
                         names,
                         key,
                     );
-                    before(deadline, delivery).await.map(|d| d.map(|()| true))
+                    before(deadline, delivery).await.map(|d| {
+                        d.map(|times| {
+                            github_times.extend(times);
+                            true
+                        })
+                    })
                 }
             };
             let written = written.unwrap_or_else(|late| {
@@ -143,10 +150,14 @@ impl<X: Services> Rotator<X> {
             }
         }
         if to_github {
+            let (first, last) = match (github_times.iter().min(), github_times.iter().max()) {
+                (Some(first), Some(last)) => (*first, *last),
+                _ => (first, SystemTime::now()),
+            };
             let record = Record {
                 key_id: key.id.clone(),
                 first,
-                last: SystemTime::now(),
+                last,
             };
             self.secrets()
                 .tag(&info.arn, DELIVERED_TAG, &record.write())
@@ -190,26 +201,62 @@ impl<X: Services> Rotator<X> {
         holdings
     }
 
-    /// Gives every destination of `current` (the AWSCURRENT value) its key back, for a rotation
-    /// that is called off after it may have delivered its own. When the secret does not hold the
-    /// current key's secret part (an adopted key) it cannot be given back: the caller must then
-    /// keep the rotation's key, which the destinations may hold.
+    /// Gives the current key (of `current`, the AWSCURRENT value) back to every destination that
+    /// `current` or the called-off rotation's `pending` value lists, for a rotation that may have
+    /// delivered its own key. Only a key that IAM shows Active goes back: a current key that is
+    /// gone or switched off (the reason for the rotation, say) would cut every consumer off, so
+    /// then nothing is written and the caller must keep the rotation's key. So too when the secret
+    /// does not hold the current key's secret part (an adopted key).
     pub(crate) async fn give_back(
         &self,
         info: &SecretInfo,
         current: &KeySecret,
+        pending: Option<&KeySecret>,
         deadline: Instant,
     ) -> GiveBack {
-        let destinations = match self.destinations(&info.arn, current) {
-            Ok(d) if d.is_empty() => return GiveBack::NoDestinations,
+        let mut destinations = match self.destinations(&info.arn, current) {
             Ok(d) => d,
             Err(e) => return GiveBack::Failed(e.to_string()),
         };
+        // The pending value's own list, when it differs: setSecret refused any it did not allow,
+        // so only those it may have written are added.
+        if let Some(Ok(listed)) = pending.map(|p| self.destinations(&info.arn, p)) {
+            for destination in listed {
+                if !destinations
+                    .iter()
+                    .any(|d| d.to_string() == destination.to_string())
+                {
+                    destinations.push(destination);
+                }
+            }
+        }
+        if destinations.is_empty() {
+            return GiveBack::NoDestinations;
+        }
         let Some(key) = current.key() else {
             return GiveBack::Failed(
                 "the current value holds no secret part (an adopted key), so the destinations cannot be given it back".into(),
             );
         };
+        match self.iam().list_keys(current.user_name()).await {
+            Ok(keys) => match keys.iter().find(|k| k.id == key.id) {
+                Some(k) if k.status == KeyStatus::Active => {}
+                Some(k) => {
+                    return GiveBack::Failed(format!(
+                        "the current key {} is {}: giving it back would cut every consumer off",
+                        key.id,
+                        k.status.as_str()
+                    ));
+                }
+                None => {
+                    return GiveBack::Failed(format!(
+                        "the current key {} no longer exists: giving it back would cut every consumer off",
+                        key.id
+                    ));
+                }
+            },
+            Err(e) => return GiveBack::Failed(e.to_string()),
+        }
         match self.deliver(info, key, &destinations, deadline).await {
             Ok(()) => {
                 info!(key_id = %key.id, "gave the destinations back the current key");

@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{Expected, Holds};
-use crate::error::Result;
-use crate::secret::{ACCESS_KEY_ID, AccessKey, SECRET_ACCESS_KEY};
+use crate::error::{Error, Result};
+use crate::secret::{ACCESS_KEY_ID, AccessKey, SECRET_ACCESS_KEY, is_access_key_id};
 use crate::services::ParameterStore;
 
 /// Writes `key` into the parameter unless it holds it already; whether it wrote.
@@ -21,16 +21,38 @@ pub async fn deliver<P: ParameterStore>(
         key_id: &key.id,
         secret: Some(&key.secret),
     };
-    if let Some(held) = parameters.get(name).await?
-        && compare(&held, &expected).is_ok()
-    {
-        return Ok(false);
+    if let Some(held) = parameters.get(name).await? {
+        if compare(&held, &expected).is_ok() {
+            return Ok(false);
+        }
+        // A parameter that holds anything but an access key is someone else's: never overwritten.
+        if !holds_an_access_key(&held) {
+            return Err(Error::DeliveryFailed {
+                destination: format!("ssm:{name}"),
+                reason: format!(
+                    "the parameter holds something else than the {{\"{ACCESS_KEY_ID}\", \"{SECRET_ACCESS_KEY}\"}} this function writes, so it is not overwritten"
+                ),
+                retry: false,
+            });
+        }
     }
     let value = SecretString::from(
         json!({ACCESS_KEY_ID: key.id, SECRET_ACCESS_KEY: key.secret.expose_secret()}).to_string(),
     );
     parameters.put(name, &value, kms_key_id).await?;
     Ok(true)
+}
+
+/// Whether `held` is the JSON an access key is delivered as (any key's).
+fn holds_an_access_key(held: &SecretString) -> bool {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(held.expose_secret()) else {
+        return false;
+    };
+    fields
+        .get(ACCESS_KEY_ID)
+        .and_then(Value::as_str)
+        .is_some_and(is_access_key_id)
+        && fields.get(SECRET_ACCESS_KEY).is_some_and(Value::is_string)
 }
 
 /// What the parameter holds, read back decrypted.
@@ -59,7 +81,11 @@ fn compare(held: &SecretString, expected: &Expected<'_>) -> Result<(), String> {
     let id = fields.get(ACCESS_KEY_ID).and_then(Value::as_str);
     if id != Some(expected.key_id) {
         return Err(match id {
-            Some(other) => format!("it holds the key {other}, not {}", expected.key_id),
+            // Never echo a value that is not shaped like a key id: it may be a secret part.
+            Some(other) if is_access_key_id(other) => {
+                format!("it holds the key {other}, not {}", expected.key_id)
+            }
+            Some(_) => format!("it holds another key than {}", expected.key_id),
             None => format!("it holds no {ACCESS_KEY_ID}"),
         });
     }

@@ -140,6 +140,13 @@ impl World {
         Ok(())
     }
 
+    /// Someone stores `value` under the rotation's token, before createSecret does.
+    fn write_pending(&self, value: Value) {
+        let mut state = self.secrets.state();
+        let version = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
+        version.value = Some(value.to_string());
+    }
+
     fn value(&self, label: &str) -> Value {
         serde_json::from_str(&self.secrets.value_labelled(label).unwrap()).unwrap()
     }
@@ -307,7 +314,7 @@ async fn an_abandoned_rotation_gives_the_destinations_back_the_current_key() {
 }
 
 #[tokio::test]
-async fn a_cancelled_rotation_gives_the_destinations_back_the_current_key_before_its_key_goes() {
+async fn a_cancelled_rotation_gives_the_destinations_back_the_current_key_and_keeps_its_own() {
     let world = World::new(every_kind()).await;
     world.run(Step::CreateSecret).await.unwrap();
     world.run(Step::SetSecret).await.unwrap();
@@ -320,8 +327,185 @@ async fn a_cancelled_rotation_gives_the_destinations_back_the_current_key_before
         .await
         .unwrap();
     assert!(world.delivered(&world.old_key, &world.old_secret));
-    assert_eq!(world.status(&pending_id), None, "{changes:?}");
+    // A consumer may have read the cancelled rotation's key from a destination already, and AWS
+    // shows its use hours late: it stays Active, for the next rotation to retire once unused.
+    assert_eq!(world.status(&pending_id), Some(Active), "{changes:?}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.action == crate::change::ChangeKind::GivenBack)
+    );
     assert_eq!(world.status(&world.old_key), Some(Active));
+}
+
+#[tokio::test]
+async fn a_current_key_that_no_longer_works_is_never_given_back() {
+    let world = World::new(every_kind()).await;
+    world.run(Step::CreateSecret).await.unwrap();
+    world.run(Step::SetSecret).await.unwrap();
+    let pending = world.value("AWSPENDING");
+    let (pending_id, pending_secret) = (
+        pending["AccessKeyId"].as_str().unwrap().to_string(),
+        pending["SecretAccessKey"].as_str().unwrap().to_string(),
+    );
+    // The current key leaked and a responder switched it off; then the rotation is called off.
+    world
+        .iam
+        .deactivate_key("ci-bot", &world.old_key)
+        .await
+        .unwrap();
+    let changes = crate::rotation::cli_driver::cancel(&world.rotator, SECRET)
+        .await
+        .unwrap();
+    assert!(world.delivered(&pending_id, &pending_secret), "{changes:?}");
+    assert_eq!(world.status(&pending_id), Some(Active));
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.reason.contains("would cut every consumer off")),
+        "{changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_value_written_by_hand_is_delivered_nowhere() {
+    // The current key with a secret part of someone's choosing.
+    let world = World::new(every_kind()).await;
+    world.write_pending(json!({"UserName": "ci-bot", "AccessKeyId": world.old_key,
+        "SecretAccessKey": "chosen-by-hand", "Destinations": every_kind()}));
+    let err = world.run(Step::SetSecret).await.unwrap_err();
+    assert_eq!(err.kind(), "StaleRotation", "{err}");
+    assert_eq!(world.ssm.state().puts + world.github.state().puts, 0);
+
+    // A key made by hand, but Destinations other than AWSCURRENT's; and a key's id with a secret
+    // part that does not sign. (Values never change once stored: each is written as the
+    // pending version's value from the start, as someone with PutSecretValue could.)
+    let world = World::new(every_kind()).await;
+    let by_hand = world.iam.create_key("ci-bot").await.unwrap();
+    world.write_pending(json!({"UserName": "ci-bot", "AccessKeyId": by_hand.id,
+        "SecretAccessKey": by_hand.secret.expose_secret(),
+        "Destinations": [{"Type": "github", "Repository": "acme/api", "Names": {"SecretAccessKey": "NPM_TOKEN"}}]}));
+    let err = world.run(Step::SetSecret).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no destination was written"),
+        "{err}"
+    );
+    assert_eq!(world.github.state().puts, 0);
+
+    let world = World::new(every_kind()).await;
+    let by_hand = world.iam.create_key("ci-bot").await.unwrap();
+    world.write_pending(json!({"UserName": "ci-bot", "AccessKeyId": by_hand.id,
+        "SecretAccessKey": "not-the-key-iam-made", "Destinations": every_kind()}));
+    let err = world
+        .rotator
+        .run(
+            &RotationEvent {
+                step: Step::SetSecret,
+                secret_id: SECRET.into(),
+                token: TOKEN.into(),
+                rotation_token: None,
+            },
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "KeyNeverValid", "{err}");
+    assert_eq!(world.ssm.state().puts + world.github.state().puts, 0);
+}
+
+#[tokio::test]
+async fn a_parameter_that_holds_something_else_is_never_overwritten() {
+    let world = World::new(json!([{"Type": "ssm", "Name": "/ci/db/password"}])).await;
+    world.ssm.overwrite("/ci/db/password", json!("hunter2"));
+    world.run(Step::CreateSecret).await.unwrap();
+    let err = world.run(Step::SetSecret).await.unwrap_err();
+    assert_eq!(err.kind(), "DeliveryFailed", "{err}");
+    assert!(err.to_string().contains("not overwritten"), "{err}");
+    assert!(!err.to_string().contains("hunter2"));
+    assert_eq!(world.ssm.value("/ci/db/password"), Some(json!("hunter2")));
+}
+
+#[tokio::test]
+async fn finish_keeps_the_old_key_for_the_sweep_even_once_the_deployer_narrowed_the_limits() {
+    let world = World::new(every_kind()).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        world.run(step).await.unwrap();
+    }
+    let mut narrowed = world.rotator.config().clone();
+    narrowed.delivery = DeliverySettings::default();
+    let finisher = crate::Rotator::with_services(
+        Clients {
+            secrets: world.secrets.clone(),
+            iam: world.iam.clone(),
+            keys: FakeSts::new(world.iam.clone()),
+            parameters: world.ssm.clone(),
+            github: world.github.clone(),
+        },
+        narrowed,
+    );
+    let event = RotationEvent {
+        step: Step::FinishSecret,
+        secret_id: SECRET.into(),
+        token: TOKEN.into(),
+        rotation_token: None,
+    };
+    finisher
+        .run(&event, Instant::now() + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_ne!(
+        world.value("AWSCURRENT")["AccessKeyId"],
+        json!(world.old_key)
+    );
+    assert_eq!(world.status(&world.old_key), Some(Active));
+}
+
+#[tokio::test]
+async fn a_sweep_that_overlaps_a_rotation_raises_no_stale_delivery() {
+    let world = World::new(every_kind()).await;
+    world.rotate().await.unwrap();
+    world.secrets.state().last_rotated = Some(SystemTime::now());
+    // The listing is taken; then the next rotation delivers a newer key than it shows.
+    world.secrets.freeze_listing();
+    let next = "22222222-3333-4444-5555-666666666666";
+    world
+        .secrets
+        .state()
+        .versions
+        .push(crate::fakes::FakeVersion {
+            id: next.into(),
+            labels: vec!["AWSPENDING".into()],
+            value: None,
+            created: SystemTime::now(),
+        });
+    {
+        let mut state = world.secrets.state();
+        for v in state.versions.iter_mut().filter(|v| v.id == TOKEN) {
+            v.labels.retain(|l| l != "AWSPENDING");
+        }
+    }
+    for step in [Step::CreateSecret, Step::SetSecret] {
+        let event = RotationEvent {
+            step,
+            secret_id: SECRET.into(),
+            token: next.into(),
+            rotation_token: None,
+        };
+        world
+            .rotator
+            .run(&event, Instant::now() + Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let report = world.sweep_at(SystemTime::now() + 2 * HOUR).await;
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::DeliveryStale),
+        "{:?}",
+        report.findings
+    );
 }
 
 #[tokio::test]

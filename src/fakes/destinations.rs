@@ -158,7 +158,7 @@ impl GitHubSecrets for FakeGitHub {
         scope: &GitHubScope,
         name: &str,
         sealed: &SealedSecret,
-    ) -> Result<()> {
+    ) -> Result<Option<SystemTime>> {
         let mut state = self.state();
         state.puts += 1;
         if state.fail_puts > 0 {
@@ -186,7 +186,7 @@ impl GitHubSecrets for FakeGitHub {
                 access: sealed.access.clone(),
             },
         );
-        Ok(())
+        Ok(Some(SystemTime::now()))
     }
 
     async fn updated_at(&self, scope: &GitHubScope, name: &str) -> Result<Option<SystemTime>> {

@@ -115,7 +115,6 @@ impl FakeSecrets {
             rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
-            kms_key_id: None,
         }
     }
 
@@ -171,7 +170,6 @@ impl SecretVersions for FakeSecrets {
             rotation_lambda_arn: state.rotation_lambda_arn.clone(),
             versions: state.labelled_versions(),
             tags: state.tags.clone(),
-            kms_key_id: None,
         })
     }
 

@@ -12,15 +12,44 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// What the credentials secret holds.
+#[derive(Clone)]
 pub enum Credentials {
     /// `{"Token": "github_pat_..."}`: a fine-grained token with "Secrets: write".
     Token(SecretString),
-    /// `{"AppId", "InstallationId", "PrivateKey"}`: a GitHub App installed on the owners.
+    /// `{"AppId", "InstallationId", "PrivateKey"}`: a GitHub App installed on one account; or
+    /// with `"InstallationIds": {"acme": 123, "acme-labs": 456}`, on each of several (GitHub
+    /// installs an App per account, and each installation's token reaches that account only).
     App {
         app_id: String,
-        installation_id: u64,
+        installations: Installations,
         private_key: SecretString,
     },
+}
+
+/// Which installation of the App serves which account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Installations {
+    /// One installation, for every owner.
+    One(u64),
+    /// One per owner, by the owner's name in lower case.
+    PerOwner(Vec<(String, u64)>),
+}
+
+impl Installations {
+    pub fn for_owner(&self, secret: &str, owner: &str) -> Result<u64> {
+        match self {
+            Installations::One(id) => Ok(*id),
+            Installations::PerOwner(ids) => ids
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(owner))
+                .map(|(_, id)| *id)
+                .ok_or_else(|| {
+                    Error::InvalidConfig(format!(
+                        "the GitHub credentials secret {secret} (ROTATOR_GITHUB_CREDENTIALS) names no installation of the App on {owner} in InstallationIds: install the App there and add its id"
+                    ))
+                }),
+        }
+    }
 }
 
 fn invalid(secret: &str, reason: &str) -> Error {
@@ -51,15 +80,40 @@ impl Credentials {
             Some(Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         };
+        let per_owner = match fields.get("InstallationIds") {
+            None => None,
+            Some(Value::Object(ids)) => {
+                let mut pairs = Vec::new();
+                for (owner, id) in ids {
+                    match id.as_u64() {
+                        Some(id) => pairs.push((owner.to_ascii_lowercase(), id)),
+                        None => {
+                            return Err(invalid(
+                                secret,
+                                "has an InstallationIds entry that is not a number",
+                            ));
+                        }
+                    }
+                }
+                Some(Installations::PerOwner(pairs))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    secret,
+                    "has InstallationIds that is not an object of owner to id",
+                ));
+            }
+        };
+        let installations = per_owner.or_else(|| number("InstallationId").map(Installations::One));
         match (
             number("AppId"),
-            number("InstallationId"),
+            installations,
             fields.get("PrivateKey").and_then(Value::as_str),
         ) {
-            (Some(app_id), Some(installation_id), Some(key)) if key.contains("PRIVATE KEY") => {
+            (Some(app_id), Some(installations), Some(key)) if key.contains("PRIVATE KEY") => {
                 Ok(Credentials::App {
                     app_id: app_id.to_string(),
-                    installation_id,
+                    installations,
                     private_key: SecretString::from(key),
                 })
             }
@@ -114,10 +168,27 @@ mod tests {
         assert!(matches!(
             app,
             Ok(Credentials::App {
-                installation_id: 34,
+                installations: Installations::One(34),
                 ..
             })
         ));
+        let several = Credentials::parse(
+            "gh",
+            &SecretString::from(
+                r#"{"AppId": 12, "InstallationIds": {"Acme": 34, "acme-labs": 56}, "PrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nx"}"#,
+            ),
+        );
+        let Ok(Credentials::App { installations, .. }) = several else {
+            panic!("refused");
+        };
+        assert_eq!(installations.for_owner("gh", "ACME").unwrap(), 34);
+        assert_eq!(installations.for_owner("gh", "acme-labs").unwrap(), 56);
+        let err = installations.for_owner("gh", "mallory").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no installation of the App on mallory"),
+            "{err}"
+        );
         for bad in [
             r#"{"token": "x"}"#,
             r#"{"Token": ""}"#,

@@ -4,6 +4,7 @@
 
 mod credentials;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
@@ -34,7 +35,14 @@ pub struct GitHubClient {
     /// The secret holding the credentials (`ROTATOR_GITHUB_CREDENTIALS`).
     credentials: Option<String>,
     secrets: aws_sdk_secretsmanager::Client,
-    token: Mutex<Option<(SecretString, Instant)>>,
+    cache: Mutex<Cache>,
+}
+
+/// What the client keeps between calls: the credentials, and a token per App installation.
+#[derive(Default)]
+struct Cache {
+    credentials: Option<(Credentials, Instant)>,
+    tokens: HashMap<u64, (SecretString, Instant)>,
 }
 
 impl GitHubClient {
@@ -45,8 +53,11 @@ impl GitHubClient {
                 settings.github_api_url
             )
         });
-        // GitHub refuses requests without a User-Agent.
+        // GitHub refuses requests without a User-Agent. Redirects are never followed: GitHub
+        // answers a renamed or transferred repository with one, and following it would write to
+        // whoever owns the repository now, past ROTATOR_GITHUB_OWNERS.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("iam-key-rotator/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
@@ -57,7 +68,7 @@ impl GitHubClient {
             api,
             credentials: settings.github_credentials.clone(),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
-            token: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
@@ -77,13 +88,13 @@ impl GitHubClient {
         Ok(url)
     }
 
-    /// A token for the API: the fine-grained one, or an installation token minted for the App.
-    async fn token(&self) -> Result<SecretString> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, until)) = cached.as_ref()
+    /// The credentials secret's value, read again every [`TOKEN_REREAD`] so that credentials
+    /// replaced in Secrets Manager reach a warm function.
+    async fn credentials(&self, cache: &mut Cache) -> Result<Credentials> {
+        if let Some((credentials, until)) = &cache.credentials
             && Instant::now() < *until
         {
-            return Ok(token.clone());
+            return Ok(credentials.clone());
         }
         let secret_id = self.credentials.as_deref().ok_or_else(|| {
             Error::InvalidConfig(
@@ -105,60 +116,81 @@ impl GitHubClient {
                 ),
             })?;
         let text = SecretString::from(out.secret_string().unwrap_or_default());
-        let (token, until) = match Credentials::parse(secret_id, &text)? {
-            Credentials::Token(token) => (token, Instant::now() + TOKEN_REREAD),
+        let credentials = Credentials::parse(secret_id, &text)?;
+        cache.credentials = Some((credentials.clone(), Instant::now() + TOKEN_REREAD));
+        Ok(credentials)
+    }
+
+    /// A token for calls about `owner`'s repositories: the fine-grained one, or a token minted
+    /// for the App's installation on that account (one per installation, for 50 minutes).
+    async fn token(&self, owner: &str) -> Result<SecretString> {
+        let mut cache = self.cache.lock().await;
+        let (app_id, installation_id, private_key) = match self.credentials(&mut cache).await? {
+            Credentials::Token(token) => return Ok(token),
             Credentials::App {
                 app_id,
-                installation_id,
+                installations,
                 private_key,
             } => {
-                let jwt = app_jwt(&app_id, &private_key, SystemTime::now())?;
-                let url = self.url(&[
-                    "app",
-                    "installations",
-                    &installation_id.to_string(),
-                    "access_tokens",
-                ])?;
-                let answer = self
-                    .send_as(&jwt, Method::POST, url, None, "mint an installation token")
-                    .await?;
-                let token = answer
-                    .body
-                    .get("token")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::GitHub {
-                        operation: "mint an installation token",
-                        status: Some(answer.status.as_u16()),
-                        message: "GitHub's answer holds no token".into(),
-                    })?;
-                // Installation tokens last an hour; use one for 50 minutes at most.
+                let secret_id = self.credentials.as_deref().unwrap_or_default();
                 (
-                    SecretString::from(token),
-                    Instant::now() + Duration::from_secs(50 * 60),
+                    app_id,
+                    installations.for_owner(secret_id, owner)?,
+                    private_key,
                 )
             }
         };
-        *cached = Some((token.clone(), until));
+        if let Some((token, until)) = cache.tokens.get(&installation_id)
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let jwt = app_jwt(&app_id, &private_key, SystemTime::now())?;
+        let url = self.url(&[
+            "app",
+            "installations",
+            &installation_id.to_string(),
+            "access_tokens",
+        ])?;
+        let operation = "mint an installation token";
+        let answer = self
+            .send_as(&jwt, Method::POST, url, None, operation)
+            .await?;
+        let status = answer.status;
+        let body = answer.expect(operation, &[201])?;
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .map(SecretString::from)
+            .ok_or_else(|| Error::GitHub {
+                operation,
+                status: Some(status.as_u16()),
+                message: "GitHub's answer holds no token".into(),
+            })?;
+        // Installation tokens last an hour; use one for 50 minutes at most.
+        let until = Instant::now() + Duration::from_secs(50 * 60);
+        cache.tokens.insert(installation_id, (token.clone(), until));
         Ok(token)
     }
 
-    /// One API call with the current token; a refused token is replaced once.
+    /// One API call about `owner`'s repositories; a refused token is replaced once.
     async fn call(
         &self,
+        owner: &str,
         method: Method,
         url: Url,
         body: Option<&Value>,
         operation: &'static str,
     ) -> Result<Answer> {
-        let token = self.token().await?;
+        let token = self.token(owner).await?;
         let answer = self
             .send_as(&token, method.clone(), url.clone(), body, operation)
             .await?;
         if answer.status != StatusCode::UNAUTHORIZED {
             return Ok(answer);
         }
-        *self.token.lock().await = None;
-        let token = self.token().await?;
+        *self.cache.lock().await = Cache::default();
+        let token = self.token(owner).await?;
         self.send_as(&token, method, url, body, operation).await
     }
 
@@ -192,11 +224,21 @@ impl GitHubClient {
                     let text = response.text().await.unwrap_or_default();
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     match rate_limited(status, &headers, &body) {
-                        Some(wait) => (wait, github_error(operation, status, &body)),
+                        // A limit that outlasts the wait passes: tell it from a refusal.
+                        Some(wait) => (
+                            wait,
+                            github_error(operation, StatusCode::TOO_MANY_REQUESTS, &body),
+                        ),
                         None if status.is_server_error() => {
                             (backoff(attempt), github_error(operation, status, &body))
                         }
-                        None => return Ok(Answer { status, body }),
+                        None => {
+                            let date = headers
+                                .get("date")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| httpdate::parse_http_date(v).ok());
+                            return Ok(Answer { status, body, date });
+                        }
                     }
                 }
                 Err(e) => (
@@ -244,10 +286,11 @@ impl GitHubClient {
     }
 }
 
-/// GitHub's answer: its status and JSON body (`Null` when it has none).
+/// GitHub's answer: its status, JSON body (`Null` when it has none), and time (its `Date`).
 struct Answer {
     status: StatusCode,
     body: Value,
+    date: Option<SystemTime>,
 }
 
 impl Answer {
@@ -302,11 +345,15 @@ fn github_error(operation: &'static str, status: StatusCode, body: &Value) -> Er
         .and_then(Value::as_str)
         .unwrap_or("no message");
     let advice = match status.as_u16() {
+        301 | 302 | 307 | 308 => {
+            ": the repository was renamed or moved to another owner; update the secret's Destinations"
+        }
         401 => ": the token was refused; check the credentials secret",
         403 => {
             ": the token may not do this; it needs \"Secrets: write\" on the repository, environment or organization"
         }
         404 => ": no such repository, environment or organization, or the token cannot see it",
+        429 => ": GitHub's rate limit outlasted the wait; the next attempt tries again",
         _ => "",
     };
     Error::GitHub {
@@ -321,7 +368,7 @@ impl GitHubSecrets for GitHubClient {
         let operation = "read a public key";
         let url = self.secrets_url(scope, &["public-key"])?;
         let body = self
-            .call(Method::GET, url, None, operation)
+            .call(scope.owner(), Method::GET, url, None, operation)
             .await?
             .expect(operation, &[200])?;
         let key_id = body.get("key_id").and_then(Value::as_str);
@@ -346,6 +393,7 @@ impl GitHubSecrets for GitHubClient {
         let operation = "read a repository";
         let body = self
             .call(
+                owner,
                 Method::GET,
                 self.url(&["repos", owner, repo])?,
                 None,
@@ -365,7 +413,7 @@ impl GitHubSecrets for GitHubClient {
         scope: &GitHubScope,
         name: &str,
         sealed: &SealedSecret,
-    ) -> Result<()> {
+    ) -> Result<Option<SystemTime>> {
         let operation = "write a secret";
         let mut body = json!({"encrypted_value": sealed.encrypted_value, "key_id": sealed.key_id});
         match &sealed.access {
@@ -378,16 +426,19 @@ impl GitHubSecrets for GitHubClient {
             }
         }
         let url = self.secrets_url(scope, &[name])?;
-        self.call(Method::PUT, url, Some(&body), operation)
-            .await?
-            .expect(operation, &[201, 204])?;
-        Ok(())
+        let answer = self
+            .call(scope.owner(), Method::PUT, url, Some(&body), operation)
+            .await?;
+        let date = answer.date;
+        answer.expect(operation, &[201, 204])?;
+        Ok(date)
     }
 
     async fn updated_at(&self, scope: &GitHubScope, name: &str) -> Result<Option<SystemTime>> {
         let operation = "read a secret's date";
         let answer = self
             .call(
+                scope.owner(),
                 Method::GET,
                 self.secrets_url(scope, &[name])?,
                 None,

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::{CLI_ROTATION_TAG, Contract, LONGEST_ATTEMPT};
 use crate::change::{Change, ChangeKind};
-use crate::delivery::GiveBack;
+use crate::delivery::{DESTINATIONS, GiveBack};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
@@ -235,24 +235,53 @@ async fn cancel_rotation<X: Services>(
     if !iam.list_keys(&user).await?.iter().any(|k| k.id == key_id) {
         return Ok(changes);
     }
-    // Its destinations may hold the key by now: they get the current one back first, or it stays.
     let (current, _) = rotator.read_current(&info).await?;
+    let pending_value = rotator
+        .read_key_secret(&info.arn, &pending.id)
+        .await?
+        .secret;
+    let delivers = [Some(&current), pending_value.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|value| value.field(DESTINATIONS).is_some());
+    // Secrets Manager's finishSecret may have promoted the key meanwhile: then it is the
+    // destinations' rightful key, and nothing is given back or deleted.
+    if delivers && let Some(label) = promoted_meanwhile(rotator, secret_id, &key_id).await? {
+        changes.push(Change::key(
+            ChangeKind::Kept,
+            &key_id,
+            format!("the rotation finished meanwhile: {label} holds this key now"),
+        ));
+        return Ok(changes);
+    }
+    // Its destinations may hold the key by now: they get the current one back first. A key that
+    // was handed out stays Active all the same: a consumer may have read it already, and AWS
+    // shows its use hours late; the next rotation retires it once it shows none.
+    let budget = Instant::now() + GIVE_BACK_BUDGET;
     match rotator
-        .give_back(&info, &current, Instant::now() + GIVE_BACK_BUDGET)
+        .give_back(&info, &current, pending_value.as_ref(), budget)
         .await
     {
         GiveBack::NoDestinations => {}
-        GiveBack::Done => changes.push(Change {
-            action: ChangeKind::GivenBack,
-            key_id: current.key_id().map(str::to_string),
-            version_id: None,
-            reason: "the secret's destinations hold the current key again".into(),
-        }),
+        GiveBack::Done => {
+            changes.push(Change {
+                action: ChangeKind::GivenBack,
+                key_id: current.key_id().map(str::to_string),
+                version_id: None,
+                reason: "the secret's destinations hold the current key again".into(),
+            });
+            changes.push(Change::key(
+                ChangeKind::Kept,
+                &key_id,
+                "the cancelled rotation's key went to the secret's destinations, where a consumer may have read it: it stays Active, and the next rotation deletes it once it shows no use",
+            ));
+            return Ok(changes);
+        }
         GiveBack::Failed(why) => {
             changes.push(Change::key(
                 ChangeKind::Kept,
                 &key_id,
-                format!("a destination may hold the cancelled rotation's key ({why}); it stays Active: point the destination's consumers back at the current key, then delete it"),
+                format!("a destination may hold the cancelled rotation's key ({why}); it stays Active: point the destination's consumers at a working key, then delete it"),
             ));
             return Ok(changes);
         }

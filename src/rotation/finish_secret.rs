@@ -6,6 +6,7 @@ use tracing::{info, warn};
 
 use super::Rotator;
 use super::key_quota::CREATE_DATE_ROUNDING;
+use crate::delivery::{DESTINATIONS, parse_all};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::retirement::note::{self, Note};
@@ -77,6 +78,10 @@ impl<X: Services> Rotator<X> {
             Some(k) => k,
         };
 
+        // Read before any label moves, from the list alone: whatever the deployer allows now, a
+        // listed destination may hold the new key, so the old one must wait for the sweep.
+        let delivers =
+            !matches!(parse_all(pending.field(DESTINATIONS)), Ok(listed) if listed.is_empty());
         if let Some(current) = promoting {
             if let Some((previous, stored)) = &previous
                 && let Some(reason) = is_stale(&pending, new_key_info, previous, stored)
@@ -123,7 +128,7 @@ impl<X: Services> Rotator<X> {
             );
             return Ok(());
         }
-        if !self.destinations(secret_id, &pending)?.is_empty() {
+        if delivers {
             self.note_kept(
                 secret_id,
                 info,

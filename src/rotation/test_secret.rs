@@ -10,8 +10,9 @@ use crate::backoff::Backoff;
 use crate::delivery::{Expected, Holds};
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
+use crate::secret::AccessKey;
 use crate::secret::KeySecret;
-use crate::services::{AWSPENDING, CheckError, KeyChecker, SecretInfo, Services};
+use crate::services::{AWSPENDING, CheckError, IamUser, KeyChecker, SecretInfo, Services};
 
 impl<X: Services> Rotator<X> {
     /// Calls STS GetCallerIdentity signed with the pending key until AWS accepts it, then checks that
@@ -44,6 +45,19 @@ impl<X: Services> Rotator<X> {
             .same_user_in_scope(event, info, AWSPENDING, pending, &current)
             .await?;
 
+        self.wait_until_it_works(&user, key, deadline).await?;
+        self.confirm_delivery(event, info, pending, deadline).await
+    }
+
+    /// Calls STS signed with `key` until AWS accepts it (IAM takes seconds to propagate a new key),
+    /// within the configured budget and never past `deadline`, then checks it signs as exactly
+    /// `user`. setSecret calls it too, before it hands a key to any destination.
+    pub(super) async fn wait_until_it_works(
+        &self,
+        user: &IamUser,
+        key: &AccessKey,
+        deadline: Instant,
+    ) -> Result<()> {
         let started = Instant::now();
         let give_up_at = deadline.min(started + self.config().test_budget);
         let config = self.config();
@@ -64,12 +78,12 @@ impl<X: Services> Rotator<X> {
                 Ok(arn) if arn == user.arn => {
                     crate::metrics::test_secret_waited(started.elapsed());
                     info!(user = %user.name, new_key_id = %key.id, attempts, "the new key works");
-                    return self.confirm_delivery(event, info, pending, deadline).await;
+                    return Ok(());
                 }
                 Ok(arn) => {
                     return Err(Error::WrongIdentity {
                         key_id: key.id.clone(),
-                        expected: user.arn,
+                        expected: user.arn.clone(),
                         actual: arn,
                     });
                 }
@@ -79,7 +93,7 @@ impl<X: Services> Rotator<X> {
 
             let Some(pause) = backoff.next_pause() else {
                 return Err(Error::KeyNeverValid {
-                    user: user.name,
+                    user: user.name.clone(),
                     key_id: key.id.clone(),
                     attempts,
                     waited: started.elapsed(),

@@ -83,13 +83,14 @@ pub trait GitHubSecrets: Send + Sync {
     /// A repository's numeric id, which organization secrets name their repositories by.
     fn repository_id(&self, owner: &str, repo: &str) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Creates or replaces the secret `name` (GitHub's PUT is idempotent).
+    /// Creates or replaces the secret `name` (GitHub's PUT is idempotent). Returns GitHub's own
+    /// time of the write (its `Date`), when it tells it: the clock its `updated_at` is read by.
     fn put_secret(
         &self,
         scope: &GitHubScope,
         name: &str,
         sealed: &SealedSecret,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<Option<SystemTime>>> + Send;
 
     /// When the secret was last written; `None` when it does not exist.
     fn updated_at(

@@ -126,7 +126,12 @@ impl GitHubSecrets for NotSetUp {
         Err(not_set_up("GitHub"))
     }
 
-    async fn put_secret(&self, _: &GitHubScope, _: &str, _: &SealedSecret) -> Result<()> {
+    async fn put_secret(
+        &self,
+        _: &GitHubScope,
+        _: &str,
+        _: &SealedSecret,
+    ) -> Result<Option<SystemTime>> {
         Err(not_set_up("GitHub"))
     }
 

@@ -34,8 +34,6 @@ pub struct SecretInfo {
     /// The versions that carry at least one label.
     pub versions: Vec<SecretVersion>,
     pub tags: Vec<(String, String)>,
-    /// The KMS key the secret is encrypted with; `None`: the account's `aws/secretsmanager` key.
-    pub kms_key_id: Option<String>,
 }
 
 impl SecretInfo {

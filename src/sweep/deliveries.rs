@@ -5,14 +5,15 @@
 use std::time::{Duration, Instant};
 
 use super::{Delivery, Finding, FindingKind, Summary};
-use crate::delivery::{DELIVERED_TAG, Destination, Expected, Holds};
+use crate::delivery::{Destination, Expected, Holds};
 use crate::engine::Rotator;
 use crate::error::Result;
 use crate::secret::KeySecret;
-use crate::services::{SecretSummary, SecretVersions, Services};
+use crate::services::{AWSCURRENT, SecretSummary, SecretVersions, Services};
 
-/// How long the sweep gives one secret's destinations.
-const BUDGET: Duration = Duration::from_secs(60);
+/// How long the sweep gives one secret's destinations: short, so that a GitHub outage cannot
+/// hold a sweep of many secrets past the function's timeout.
+const BUDGET: Duration = Duration::from_secs(15);
 
 /// Looks at every destination of `current` (AWSCURRENT's value) and reports what each holds;
 /// whether all of them hold its key. A destination that cannot be read now is listed among the
@@ -27,30 +28,33 @@ pub async fn check<X: Services>(
     let Some(key_id) = current.key_id() else {
         return Ok(true);
     };
-    // An adopted key's consumers were set up by hand; nothing was delivered yet.
-    if destinations.is_empty() || current.is_adopted_key() {
+    // An adopted key was put into its destinations by hand, so nothing records a delivery to
+    // GitHub yet; an SSM parameter still tells which key it holds.
+    let destinations: Vec<Destination> = destinations
+        .iter()
+        .filter(|d| !current.is_adopted_key() || matches!(d, Destination::Ssm { .. }))
+        .cloned()
+        .collect();
+    if destinations.is_empty() {
         return Ok(true);
     }
-    // The record of the last delivery to GitHub is a tag: read it fresh, as ListSecrets may be
-    // minutes behind a rotation that just delivered.
-    let to_github = destinations
-        .iter()
-        .any(|d| matches!(d, Destination::GitHub { .. }));
-    let tags = match to_github {
-        true => rotator.secrets().describe(&secret.arn).await?.tags,
-        false => secret
-            .tags
-            .iter()
-            .filter(|(k, _)| k != DELIVERED_TAG)
-            .cloned()
-            .collect(),
-    };
+    // ListSecrets may be minutes behind: a rotation may have begun or ended since, and its
+    // destinations then hold a newer key than this listing's AWSCURRENT. Read afresh (the record
+    // of the last delivery to GitHub is a tag too), and say nothing until it has settled.
+    let fresh = rotator.secrets().describe(&secret.arn).await?;
+    let listed = secret.labelled(AWSCURRENT).map(|v| v.id.as_str());
+    if fresh.unfinished_rotation().is_some()
+        || fresh.labelled(AWSCURRENT).map(|v| v.id.as_str()) != listed
+    {
+        return Ok(false);
+    }
+    let tags = fresh.tags;
     let expected = Expected {
         key_id,
         secret: current.key().map(|k| &k.secret),
     };
     let holdings = rotator
-        .holdings(&tags, &expected, destinations, Instant::now() + BUDGET)
+        .holdings(&tags, &expected, &destinations, Instant::now() + BUDGET)
         .await;
     let mut all_hold = true;
     for holding in holdings {

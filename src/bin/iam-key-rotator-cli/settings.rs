@@ -128,6 +128,7 @@ pub async fn sweep_account(
                 merged.secrets += report.secrets;
                 merged.actions.extend(report.actions);
                 merged.findings.extend(report.findings);
+                merged.deliveries.extend(report.deliveries);
                 merged.errors.extend(report.errors);
             }
             Err(e) => merged.errors.push(format!("the pass with {applied}: {e}")),
