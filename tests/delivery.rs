@@ -481,3 +481,73 @@ async fn no_secret_access_key_reaches_github_outside_a_sealed_box() {
         "the token was logged"
     );
 }
+
+#[tokio::test]
+async fn deliver_puts_the_current_key_back_where_someone_overwrote_it() {
+    let world = Delivering::new(ssm_and_repo).await;
+    world.rotate().await.expect("rotation succeeds");
+    let current = world.bed.value("AWSCURRENT").await;
+    let name = format!("{}deploy/aws", world.prefix);
+    aws_sdk_ssm::Client::new(&world.bed.sdk)
+        .put_parameter()
+        .name(&name)
+        .value(
+            json!({"AccessKeyId": world.bed.first_key, "SecretAccessKey": world.bed.first_secret})
+                .to_string(),
+        )
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let settings = &world.config.delivery;
+    let out = world
+        .bed
+        .moto
+        .cli()
+        .args([
+            "deliver",
+            "--secret-id",
+            &world.bed.secret_arn,
+            "--output",
+            "json",
+        ])
+        .env(
+            "ROTATOR_SSM_PREFIX",
+            settings.ssm_prefix.as_deref().unwrap(),
+        )
+        .env("ROTATOR_GITHUB_OWNERS", "acme")
+        .env(
+            "ROTATOR_GITHUB_CREDENTIALS",
+            settings.github_credentials.as_deref().unwrap(),
+        )
+        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+        .output()
+        .expect("the CLI runs");
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&printed).expect("JSON");
+    let holds: Vec<&str> = report["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["holds"].as_str().unwrap())
+        .collect();
+    assert_eq!(holds, ["key", "key"], "{report}");
+    let (held, _, _) = world.parameter(&name).await.unwrap();
+    assert_eq!(held["AccessKeyId"], current["AccessKeyId"]);
+    assert!(!printed.contains(current["SecretAccessKey"].as_str().unwrap()));
+    let summary = world.sweep().await;
+    assert!(
+        summary
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::DeliveryStale),
+        "{:?}",
+        summary.findings
+    );
+}

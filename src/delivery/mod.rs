@@ -22,7 +22,7 @@ pub use record::DELIVERED_TAG;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::{AccessKey, KeySecret};
-use crate::services::{IamKeys, KeyStatus, SecretInfo, SecretTags, Services};
+use crate::services::{IamKeys, KeyStatus, SecretInfo, SecretTags, SecretVersions, Services};
 use record::Record;
 
 /// What a destination holds, as far as can be told.
@@ -267,6 +267,49 @@ impl<X: Services> Rotator<X> {
                 GiveBack::Failed(e.to_string())
             }
         }
+    }
+}
+
+impl<X: Services> Rotator<X> {
+    /// Delivers the current key again to every destination of the secret, and says what each
+    /// holds then: the remedy for a destination someone overwrote or deleted (`DeliveryStale`),
+    /// which needs no new key. Refused while a rotation is under way (it delivers its own), and
+    /// when the current key is not Active or its secret part is not stored (after `adopt`: rotate
+    /// instead), changing nothing.
+    pub async fn deliver_again(&self, secret_id: &str, deadline: Instant) -> Result<Vec<Holding>> {
+        let info = self.secrets().describe(secret_id).await?;
+        if let Some(pending) = info.unfinished_rotation() {
+            return Err(Error::RotationInProgress {
+                secret: secret_id.to_string(),
+                version: pending.id.clone(),
+            });
+        }
+        let (current, _) = self.read_current(&info).await?;
+        match self.give_back(&info, &current, None, deadline).await {
+            GiveBack::NoDestinations => return Ok(Vec::new()),
+            GiveBack::Done => {}
+            GiveBack::Failed(why) => {
+                return Err(Error::DeliveryFailed {
+                    destination: format!("the destinations of {secret_id}"),
+                    reason: format!(
+                        "{why}; rotate the secret instead (iam-key-rotator-cli rotate)"
+                    ),
+                    retry: false,
+                });
+            }
+        }
+        let Some(key) = current.key() else {
+            return Ok(Vec::new());
+        };
+        let tags = self.secrets().describe(secret_id).await?.tags;
+        let expected = Expected {
+            key_id: &key.id,
+            secret: Some(&key.secret),
+        };
+        let destinations = self.destinations(secret_id, &current)?;
+        Ok(self
+            .holdings(&tags, &expected, &destinations, deadline)
+            .await)
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn check<X: Services>(
                     secret_id: secret.name.clone(),
                     kind: FindingKind::DeliveryStale,
                     detail: format!(
-                        "{} does not hold the current key {key_id}: {why}. Its consumers sign with something else; rotate the secret to deliver a fresh key (iam-key-rotator-cli rotate --secret-id {})",
+                        "{} does not hold the current key {key_id}: {why}. Its consumers sign with something else; deliver the current key again (iam-key-rotator-cli deliver --secret-id {}), or rotate",
                         holding.destination, secret.name
                     ),
                 });

@@ -104,6 +104,13 @@ pub enum Command {
         #[arg(long)]
         delete: bool,
     },
+    /// Deliver the current key again to the secret's Destinations (the remedy for DeliveryStale),
+    /// and show what each holds.
+    Deliver {
+        /// The secret's name or ARN.
+        #[arg(long)]
+        secret_id: String,
+    },
     /// Audit every access key of the account against CIS AWS Foundations v3.0 and Security Hub,
     /// from IAM's credential report, telling keys under rotation from the others.
     Audit {

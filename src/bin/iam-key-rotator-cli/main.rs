@@ -14,6 +14,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use iam_key_rotator::aws;
 use iam_key_rotator::change::Change;
+use iam_key_rotator::delivery::Holding;
 use iam_key_rotator::deployed;
 use iam_key_rotator::rotation::cli_driver;
 use iam_key_rotator::services::Schedule;
@@ -140,6 +141,10 @@ pub enum Outcome {
         event: RotationEvent,
     },
     Shown(Status),
+    Delivered {
+        secret_id: String,
+        holdings: Vec<Holding>,
+    },
 }
 
 /// Runs the command; says which settings it applied and what it covered.
@@ -244,6 +249,15 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
             let report = Outcome::Retired {
                 secret_id: secret_id.clone(),
                 actions: sweep::retire(&rotator, secret_id, *delete).await?,
+            };
+            acted(report, applied)
+        }
+        Command::Deliver { secret_id } => {
+            let (rotator, applied) = settings::for_secret(&sdk, secret_id).await?;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let report = Outcome::Delivered {
+                secret_id: secret_id.clone(),
+                holdings: rotator.deliver_again(secret_id, deadline).await?,
             };
             acted(report, applied)
         }

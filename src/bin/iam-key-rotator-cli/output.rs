@@ -59,6 +59,10 @@ fn json_of(report: &Outcome) -> Value {
             json!({"step": event.step.as_str(), "secret_id": event.secret_id, "token": event.token, "result": "ok"})
         }
         Outcome::Shown(status) => json!(status),
+        Outcome::Delivered {
+            secret_id,
+            holdings,
+        } => json!({"secret_id": secret_id, "deliveries": holdings}),
     }
 }
 
@@ -106,6 +110,20 @@ fn print_text(output: Output, report: &Outcome) {
             }
         }
         (_, Outcome::Swept(swept)) => print!("{}", tables::sweep_table(swept)),
+        (
+            _,
+            Outcome::Delivered {
+                secret_id,
+                holdings,
+            },
+        ) => {
+            if holdings.is_empty() {
+                println!("{secret_id} lists no Destinations; nothing to deliver");
+            }
+            for h in holdings {
+                println!("{}: {}", h.destination, tables::holds(&h.holds));
+            }
+        }
         (_, Outcome::Retired { secret_id, actions }) => {
             if actions.is_empty() {
                 println!("The previous key of {secret_id} is already gone; nothing to do");

@@ -139,6 +139,16 @@ fn age(seconds: u64) -> String {
     }
 }
 
+/// What a destination holds, in words.
+pub fn holds(holds: &Holds) -> String {
+    match holds {
+        Holds::Key => "the current key".to_string(),
+        Holds::Missing(why) => format!("nothing: {why}"),
+        Holds::Other(why) => format!("something else: {why}"),
+        Holds::Unreadable(why) => format!("unknown, could not be read: {why}"),
+    }
+}
+
 /// A sweep's report: what it did (or would do), then what an operator should look at.
 pub fn sweep_table(report: &sweep::Summary) -> String {
     let verb = if report.dry_run {
@@ -181,15 +191,11 @@ pub fn sweep_table(report: &sweep::Summary) -> String {
     if !report.deliveries.is_empty() {
         out += &format!("\n  {:<40} {:<40} {}\n", "SECRET", "DESTINATION", "HOLDS");
         for d in &report.deliveries {
-            let holds = match &d.holding.holds {
-                Holds::Key => "the current key".to_string(),
-                Holds::Missing(why) => format!("nothing: {why}"),
-                Holds::Other(why) => format!("something else: {why}"),
-                Holds::Unreadable(why) => format!("unknown, could not be read: {why}"),
-            };
             out += &format!(
-                "  {:<40} {:<40} {holds}\n",
-                d.secret_id, d.holding.destination
+                "  {:<40} {:<40} {}\n",
+                d.secret_id,
+                d.holding.destination,
+                holds(&d.holding.holds)
             );
         }
     }
