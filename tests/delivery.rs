@@ -100,6 +100,46 @@ impl Delivering {
             .collect()
     }
 
+    /// Someone writes the first key back into the parameter `name` by hand.
+    async fn put_the_first_key_back(&self, name: &str) {
+        let first =
+            json!({"AccessKeyId": self.bed.first_key, "SecretAccessKey": self.bed.first_secret});
+        aws_sdk_ssm::Client::new(&self.bed.sdk)
+            .put_parameter()
+            .name(name)
+            .value(first.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("PutParameter");
+    }
+
+    /// The CLI's `command` on this secret, in JSON, with this test's delivery settings in the shell.
+    fn cli(&self, command: &str) -> std::process::Output {
+        let delivery = &self.config.delivery;
+        self.bed
+            .moto
+            .cli()
+            .args([
+                command,
+                "--secret-id",
+                &self.bed.secret_arn,
+                "--output",
+                "json",
+            ])
+            .env("ROTATOR_SSM_PREFIX", &self.prefix)
+            .env("ROTATOR_GITHUB_OWNERS", "acme")
+            .env(
+                "ROTATOR_GITHUB_CREDENTIALS",
+                delivery.github_credentials.as_deref().unwrap_or_default(),
+            )
+            .env("ROTATOR_GITHUB_API_URL", &self.bed.moto.github.url)
+            .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+            .output()
+            .expect("the CLI runs")
+    }
+
     fn fault(&self, method: &str, kind: &str, times: u32) {
         self.bed.moto.control(json!({
             "op": "github_fault", "method": method, "path_contains": self.repo,
@@ -324,18 +364,7 @@ async fn the_sweep_reports_a_parameter_or_github_secret_changed_by_hand_and_keep
 
     // Someone puts the old key back into the parameter, and deletes one GitHub secret.
     let name = format!("{}deploy/aws", world.prefix);
-    aws_sdk_ssm::Client::new(&world.bed.sdk)
-        .put_parameter()
-        .name(&name)
-        .value(
-            json!({"AccessKeyId": world.bed.first_key, "SecretAccessKey": world.bed.first_secret})
-                .to_string(),
-        )
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    world.put_the_first_key_back(&name).await;
     world.bed.moto.control(json!({
         "op": "github_delete", "scope": format!("repo:acme/{}", world.repo), "name": "AWS_ACCESS_KEY_ID",
     }));
@@ -409,27 +438,7 @@ async fn cancel_gives_the_destinations_back_the_current_key_and_keeps_the_new_on
     }
     let pending = world.bed.value("AWSPENDING").await;
 
-    let out = world
-        .bed
-        .moto
-        .cli()
-        .args([
-            "cancel",
-            "--secret-id",
-            &world.bed.secret_arn,
-            "--output",
-            "json",
-        ])
-        .env("ROTATOR_SSM_PREFIX", &world.prefix)
-        .env("ROTATOR_GITHUB_OWNERS", "acme")
-        .env(
-            "ROTATOR_GITHUB_CREDENTIALS",
-            world.config.delivery.github_credentials.as_deref().unwrap(),
-        )
-        .env("ROTATOR_GITHUB_API_URL", &world.bed.moto.github.url)
-        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
-        .output()
-        .expect("the CLI runs");
+    let out = world.cli("cancel");
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -488,42 +497,8 @@ async fn deliver_puts_the_current_key_back_where_someone_overwrote_it() {
     world.rotate().await.expect("rotation succeeds");
     let current = world.bed.value("AWSCURRENT").await;
     let name = format!("{}deploy/aws", world.prefix);
-    aws_sdk_ssm::Client::new(&world.bed.sdk)
-        .put_parameter()
-        .name(&name)
-        .value(
-            json!({"AccessKeyId": world.bed.first_key, "SecretAccessKey": world.bed.first_secret})
-                .to_string(),
-        )
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
-    let settings = &world.config.delivery;
-    let out = world
-        .bed
-        .moto
-        .cli()
-        .args([
-            "deliver",
-            "--secret-id",
-            &world.bed.secret_arn,
-            "--output",
-            "json",
-        ])
-        .env(
-            "ROTATOR_SSM_PREFIX",
-            settings.ssm_prefix.as_deref().unwrap(),
-        )
-        .env("ROTATOR_GITHUB_OWNERS", "acme")
-        .env(
-            "ROTATOR_GITHUB_CREDENTIALS",
-            settings.github_credentials.as_deref().unwrap(),
-        )
-        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
-        .output()
-        .expect("the CLI runs");
+    world.put_the_first_key_back(&name).await;
+    let out = world.cli("deliver");
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),

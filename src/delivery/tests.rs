@@ -140,6 +140,18 @@ impl World {
         Ok(())
     }
 
+    fn pending_key_id(&self) -> String {
+        let pending = self.value("AWSPENDING");
+        pending["AccessKeyId"].as_str().unwrap().to_string()
+    }
+
+    /// `iam-key-rotator-cli cancel`, as the CLI runs it.
+    async fn cancel(&self) -> Vec<crate::change::Change> {
+        crate::rotation::cli_driver::cancel(&self.rotator, SECRET)
+            .await
+            .unwrap()
+    }
+
     /// Someone stores `value` under the rotation's token, before createSecret does.
     fn write_pending(&self, value: Value) {
         let mut state = self.secrets.state();
@@ -318,14 +330,8 @@ async fn a_cancelled_rotation_gives_the_destinations_back_the_current_key_and_ke
     let world = World::new(every_kind()).await;
     world.run(Step::CreateSecret).await.unwrap();
     world.run(Step::SetSecret).await.unwrap();
-    let pending_id = world.value("AWSPENDING")["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    let changes = crate::rotation::cli_driver::cancel(&world.rotator, SECRET)
-        .await
-        .unwrap();
+    let pending_id = world.pending_key_id();
+    let changes = world.cancel().await;
     assert!(world.delivered(&world.old_key, &world.old_secret));
     // A consumer may have read the cancelled rotation's key from a destination already, and AWS
     // shows its use hours late: it stays Active, for the next rotation to retire once unused.
@@ -354,9 +360,7 @@ async fn a_current_key_that_no_longer_works_is_never_given_back() {
         .deactivate_key("ci-bot", &world.old_key)
         .await
         .unwrap();
-    let changes = crate::rotation::cli_driver::cancel(&world.rotator, SECRET)
-        .await
-        .unwrap();
+    let changes = world.cancel().await;
     assert!(world.delivered(&pending_id, &pending_secret), "{changes:?}");
     assert_eq!(world.status(&pending_id), Some(Active));
     assert!(
@@ -525,14 +529,8 @@ async fn a_cancelled_rotation_of_an_adopted_key_keeps_its_key_which_the_destinat
     }
     world.run(Step::CreateSecret).await.unwrap();
     world.run(Step::SetSecret).await.unwrap();
-    let pending_id = world.value("AWSPENDING")["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    let changes = crate::rotation::cli_driver::cancel(&world.rotator, SECRET)
-        .await
-        .unwrap();
+    let pending_id = world.pending_key_id();
+    let changes = world.cancel().await;
     assert_eq!(world.status(&pending_id), Some(Active), "{changes:?}");
     assert!(
         changes
