@@ -352,14 +352,7 @@ async fn the_sweep_reports_a_parameter_or_github_secret_changed_by_hand_and_keep
     let world = Delivering::new(ssm_and_repo).await;
     world.rotate().await.expect("rotation succeeds");
     let summary = world.sweep().await;
-    assert!(
-        summary
-            .findings
-            .iter()
-            .all(|f| f.kind != FindingKind::DeliveryStale),
-        "{:?}",
-        summary.findings
-    );
+    assert_eq!(stale(&summary), Vec::<String>::new());
     assert_eq!(summary.deliveries.len(), 2, "{:?}", summary.deliveries);
 
     // Someone puts the old key back into the parameter, and deletes one GitHub secret.
@@ -369,12 +362,7 @@ async fn the_sweep_reports_a_parameter_or_github_secret_changed_by_hand_and_keep
         "op": "github_delete", "scope": format!("repo:acme/{}", world.repo), "name": "AWS_ACCESS_KEY_ID",
     }));
     let summary = world.sweep().await;
-    let stale: Vec<&str> = summary
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::DeliveryStale)
-        .map(|f| f.detail.as_str())
-        .collect();
+    let stale = stale(&summary);
     assert_eq!(stale.len(), 2, "{stale:?}");
     assert!(
         stale
@@ -415,12 +403,7 @@ async fn a_github_secret_overwritten_after_the_delivery_is_told_from_the_deliver
         "name": "AWS_SECRET_ACCESS_KEY", "value": "by hand",
     }));
     let summary = world.sweep().await;
-    let stale: Vec<&str> = summary
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::DeliveryStale)
-        .map(|f| f.detail.as_str())
-        .collect();
+    let stale = stale(&summary);
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert!(stale[0].contains("someone wrote it since"), "{}", stale[0]);
 }
@@ -517,12 +500,15 @@ async fn deliver_puts_the_current_key_back_where_someone_overwrote_it() {
     assert_eq!(held["AccessKeyId"], current["AccessKeyId"]);
     assert!(!printed.contains(current["SecretAccessKey"].as_str().unwrap()));
     let summary = world.sweep().await;
-    assert!(
-        summary
-            .findings
-            .iter()
-            .all(|f| f.kind != FindingKind::DeliveryStale),
-        "{:?}",
-        summary.findings
-    );
+    assert_eq!(stale(&summary), Vec::<String>::new());
+}
+
+/// The details of the sweep's DeliveryStale findings.
+fn stale(summary: &sweep::Summary) -> Vec<String> {
+    summary
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::DeliveryStale)
+        .map(|f| f.detail.clone())
+        .collect()
 }

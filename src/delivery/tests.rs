@@ -502,14 +502,7 @@ async fn a_sweep_that_overlaps_a_rotation_raises_no_stale_delivery() {
             .unwrap();
     }
     let report = world.sweep_at(SystemTime::now() + 2 * HOUR).await;
-    assert!(
-        report
-            .findings
-            .iter()
-            .all(|f| f.kind != FindingKind::DeliveryStale),
-        "{:?}",
-        report.findings
-    );
+    assert_eq!(stale(&report), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -555,18 +548,10 @@ async fn the_sweep_retires_the_old_key_only_once_every_destination_holds_the_new
     );
     let later = SystemTime::now() + 2 * HOUR;
     let report = world.sweep_at(later).await;
-    let stale: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::DeliveryStale)
-        .collect();
-    assert_eq!(stale.len(), 1, "{:?}", report.findings);
-    assert!(
-        stale[0].detail.contains("ssm:/ci/deploy/aws"),
-        "{}",
-        stale[0].detail
-    );
-    assert!(!stale[0].detail.contains(&world.old_secret));
+    let found = stale(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("ssm:/ci/deploy/aws"), "{}", found[0]);
+    assert!(!found[0].contains(&world.old_secret));
     assert_eq!(
         world.status(&world.old_key),
         Some(Active),
@@ -580,14 +565,7 @@ async fn the_sweep_retires_the_old_key_only_once_every_destination_holds_the_new
         json!({"AccessKeyId": id, "SecretAccessKey": secret}),
     );
     let report = world.sweep_at(later).await;
-    assert!(
-        report
-            .findings
-            .iter()
-            .all(|f| f.kind != FindingKind::DeliveryStale),
-        "{:?}",
-        report.findings
-    );
+    assert_eq!(stale(&report), Vec::<String>::new());
     assert_eq!(
         world.status(&world.old_key),
         Some(Inactive),
@@ -625,12 +603,7 @@ async fn a_github_secret_overwritten_or_deleted_by_hand_is_a_stale_delivery() {
         .secrets
         .remove(&(org(), "DEPLOY_SECRET_KEY".to_string()));
     let report = world.sweep_at(SystemTime::now() + 4 * HOUR).await;
-    let details: Vec<&str> = report
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::DeliveryStale)
-        .map(|f| f.detail.as_str())
-        .collect();
+    let details = stale(&report);
     assert_eq!(details.len(), 2, "{details:?}");
     assert!(
         details
@@ -644,4 +617,14 @@ async fn a_github_secret_overwritten_or_deleted_by_hand_is_a_stale_delivery() {
             .any(|d| d.contains("github-org:acme") && d.contains("does not exist")),
         "{details:?}"
     );
+}
+
+/// The details of the sweep's DeliveryStale findings.
+fn stale(summary: &crate::sweep::Summary) -> Vec<String> {
+    summary
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::DeliveryStale)
+        .map(|f| f.detail.clone())
+        .collect()
 }
