@@ -41,7 +41,7 @@ pub enum Destination {
 /// Which repositories may read an organization secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visibility {
-    All,
+    /// The organization's private repositories. (`all`, which adds its public ones, is refused.)
     Private,
     /// These repositories of the organization, by name.
     Selected(Vec<String>),
@@ -145,11 +145,11 @@ pub fn check_allowed(destination: &Destination, allowed: &DeliverySettings) -> R
 }
 
 /// Reads a `--deliver-to` shorthand into the JSON the secret stores: `ssm:NAME`,
-/// `github:OWNER/REPO`, `github:OWNER/REPO:ENVIRONMENT`, `github-org:ORG:all|private`, or
+/// `github:OWNER/REPO`, `github:OWNER/REPO:ENVIRONMENT`, `github-org:ORG:private`, or
 /// `github-org:ORG:repo,repo` (those repositories only).
 pub fn parse_shorthand(spec: &str) -> Result<Value, String> {
     let shape =
-        "write ssm:/NAME, github:OWNER/REPO[:ENVIRONMENT] or github-org:ORG:all|private|REPO,REPO";
+        "write ssm:/NAME, github:OWNER/REPO[:ENVIRONMENT] or github-org:ORG:private|REPO,REPO";
     let value = match spec.split_once(':') {
         Some(("ssm", name)) => json!({"Type": "ssm", "Name": name}),
         Some(("github", rest)) => match rest.split_once(':') {
@@ -159,8 +159,7 @@ pub fn parse_shorthand(spec: &str) -> Result<Value, String> {
             None => json!({"Type": "github", "Repository": rest}),
         },
         Some(("github-org", rest)) => match rest.split_once(':') {
-            Some((org, "all" | "private")) => {
-                let visibility = rest.rsplit(':').next().unwrap_or_default();
+            Some((org, visibility @ ("all" | "private"))) => {
                 json!({"Type": "github", "Organization": org, "Visibility": visibility})
             }
             Some((org, repositories)) => json!({
@@ -276,7 +275,9 @@ fn parse_github(fields: &Map<String, Value>) -> Result<Destination, String> {
             Some(_) => return Err("Repositories must be a list of repository names".into()),
         };
         let visibility = match (text(fields, "Visibility")?, repositories) {
-            (Some("all"), None) => Visibility::All,
+            (Some("all"), _) => {
+                return Err("Visibility all would give the key to every repository of the organization, public ones included; use private, or selected with Repositories".into());
+            }
             (Some("private"), None) => Visibility::Private,
             (Some("selected"), Some(repos)) if !repos.is_empty() => Visibility::Selected(repos),
             (Some("selected"), _) => {
@@ -285,16 +286,14 @@ fn parse_github(fields: &Map<String, Value>) -> Result<Destination, String> {
                         .into(),
                 );
             }
-            (Some("all" | "private"), Some(_)) => {
+            (Some("private"), Some(_)) => {
                 return Err("Repositories goes with Visibility selected only".into());
             }
             (Some(other), _) => {
-                return Err(format!(
-                    "Visibility {other:?} is not all, private or selected"
-                ));
+                return Err(format!("Visibility {other:?} is not private or selected"));
             }
             (None, _) => {
-                return Err("an organization destination needs a Visibility: all, private or selected (with Repositories)".into());
+                return Err("an organization destination needs a Visibility: private (its private repositories) or selected (with Repositories)".into());
             }
         };
         return Ok(Destination::GitHub {
@@ -525,6 +524,10 @@ mod tests {
                 "needs Repositories",
             ),
             (json!("ssm:/ci/x"), "not an object"),
+            (
+                json!({"Type": "github", "Organization": "acme", "Visibility": "all"}),
+                "public ones included",
+            ),
         ] {
             let reason = parse_all(Some(&json!([item]))).unwrap_err();
             assert!(reason.contains(expected), "{item}: {reason}");
@@ -559,7 +562,7 @@ mod tests {
                 "mallory is not among",
             ),
             (
-                json!({"Type": "github", "Organization": "mallory", "Visibility": "all"}),
+                json!({"Type": "github", "Organization": "mallory", "Visibility": "private"}),
                 "mallory is not among",
             ),
         ];

@@ -45,7 +45,6 @@ impl Lookups {
     ) -> Result<Option<OrgAccess>> {
         Ok(match visibility {
             None => None,
-            Some(Visibility::All) => Some(OrgAccess::All),
             Some(Visibility::Private) => Some(OrgAccess::Private),
             Some(Visibility::Selected(repos)) => {
                 let org = scope.owner().to_string();

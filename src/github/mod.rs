@@ -418,7 +418,6 @@ impl GitHubSecrets for GitHubClient {
         let mut body = json!({"encrypted_value": sealed.encrypted_value, "key_id": sealed.key_id});
         match &sealed.access {
             None => {}
-            Some(OrgAccess::All) => body["visibility"] = json!("all"),
             Some(OrgAccess::Private) => body["visibility"] = json!("private"),
             Some(OrgAccess::Selected(ids)) => {
                 body["visibility"] = json!("selected");

@@ -60,7 +60,6 @@ pub struct PublicKey {
 /// Which repositories of an organization may read an organization secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgAccess {
-    All,
     Private,
     /// These repositories, by GitHub's numeric ids.
     Selected(Vec<u64>),

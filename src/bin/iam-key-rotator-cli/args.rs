@@ -141,7 +141,7 @@ pub enum Command {
         #[arg(long)]
         reuse_secret: bool,
         /// Where the first rotation delivers the new key, where the adopted key's consumers read
-        /// it: ssm:/NAME, github:OWNER/REPO[:ENVIRONMENT] or github-org:ORG:all|private|REPO,REPO.
+        /// it: ssm:/NAME, github:OWNER/REPO[:ENVIRONMENT] or github-org:ORG:private|REPO,REPO.
         /// Repeat for several. Each must be within the function's ROTATOR_SSM_PREFIX or
         /// ROTATOR_GITHUB_OWNERS.
         #[arg(long, value_name = "DESTINATION")]
