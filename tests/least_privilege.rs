@@ -11,7 +11,7 @@ use support::{Bed, Moto, far_deadline, test_config};
 
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| Moto::start(&["--enforce-auth"]))
+    MOTO.get_or_init(|| Moto::start(&["--enforce-auth", "--template-parameter", "SsmPrefix=/ci/"]))
 }
 
 async fn function_rotator(config: Config) -> wiring::AwsRotator {
@@ -143,4 +143,45 @@ async fn a_secret_outside_the_prefix_is_out_of_reach() {
         "{err}"
     );
     assert_eq!(bed.keys().await.len(), 1);
+}
+
+/// A secret delivering to the SSM parameter `name`, and the function's settings allowing `prefix`.
+async fn delivering_to(name: &str, prefix: &str) -> (Bed, Config) {
+    let bed = Bed::with_value_on(moto(), |user, key_id, secret| {
+        json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": secret,
+               "Destinations": [{"Type": "ssm", "Name": name}]})
+    })
+    .await;
+    let mut config = test_config();
+    config.delivery.ssm_prefix = Some(prefix.to_string());
+    (bed, config)
+}
+
+#[tokio::test]
+async fn delivery_to_ssm_needs_nothing_beyond_the_templates_policy_and_iam_refuses_outside_the_prefix()
+ {
+    // The server holds the function to the template's policy read with SsmPrefix=/ci/.
+    let name = format!("/ci/{}/aws", support::unique("lp"));
+    let (bed, config) = delivering_to(&name, "/ci/").await;
+    let token = bed.start_rotation().await;
+    bed.run_steps(&function_rotator(config).await, &token)
+        .await
+        .expect("delivery under least privilege");
+    assert_eq!(
+        bed.version_of("AWSCURRENT").await.as_deref(),
+        Some(token.as_str())
+    );
+
+    // A function configured wider than its policy: IAM is the second fence, and nothing moves.
+    let name = format!("/ops/{}/aws", support::unique("lp"));
+    let (bed, config) = delivering_to(&name, "/ops/").await;
+    let before = bed.version_of("AWSCURRENT").await;
+    let token = bed.start_rotation().await;
+    let err = bed
+        .run_steps(&function_rotator(config).await, &token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "DeliveryFailed", "{err}");
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+    assert_eq!(bed.version_of("AWSCURRENT").await, before);
 }

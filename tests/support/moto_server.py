@@ -491,13 +491,14 @@ class Control(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def enforce_auth(session: dict) -> dict:
+def enforce_auth(session: dict, template_parameters: dict) -> dict:
     """Turns on moto's authentication, with two principals: an administrator for the tests' own
     set-up, and the rotation function holding exactly template.yaml's policy. Returns their keys."""
     from moto import settings
     from moto.core.responses import ActionAuthenticatorMixin
     from moto.iam.responses import IamResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
+    from moto.ssm.responses import SimpleSystemManagerResponse
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from template_policy import function_policy
@@ -524,6 +525,14 @@ def enforce_auth(session: dict) -> dict:
             return secret.arn
         return f"arn:aws:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
 
+    # SSM: the parameter's ARN (a name /ci/x is the ARN's "parameter/ci/x").
+    def parameter_resource(self):
+        name = self._get_param("Name")
+        if not name:
+            return "*"
+        return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter/{name.lstrip('/')}"
+
+    SimpleSystemManagerResponse._determine_resource = parameter_resource
     original_iam_resource = IamResponse._determine_resource
     IamResponse._determine_resource = iam_resource
     SecretsManagerResponse._determine_resource = secret_resource
@@ -532,7 +541,8 @@ def enforce_auth(session: dict) -> dict:
     keys = {}
     for name, policy in [
         ("moto-admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
-        ("rotation-function", function_policy(os.path.join(os.path.dirname(__file__), "../../template.yaml"))),
+        ("rotation-function", function_policy(os.path.join(os.path.dirname(__file__), "../../template.yaml"),
+                                              template_parameters)),
     ]:
         iam.create_user(UserName=name)
         iam.put_user_policy(UserName=name, PolicyName="policy", PolicyDocument=json.dumps(policy))
@@ -553,6 +563,8 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds")
     parser.add_argument("--enforce-auth", action="store_true",
                         help="check every request's signature and IAM policy, as AWS does")
+    parser.add_argument("--template-parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --enforce-auth: a template parameter the function's policy is read with")
     return parser.parse_args(argv)
 
 
@@ -627,7 +639,8 @@ def start(args):
 
         LambdaSimpleBackend.invoke = invoke
 
-    keys = enforce_auth(session) if args.enforce_auth else {}
+    keys = (enforce_auth(session, dict(item.split("=", 1) for item in args.template_parameter))
+            if args.enforce_auth else {})
 
     def stop():
         if service:
