@@ -337,12 +337,12 @@ def main() -> int:
     base = figures[0]
     for figure in figures:
         total = sum(figure["calls"].values())
-        extra = {op: n - base["calls"].get(op, 0) for op, n in figure["calls"].items()
-                 if n != base["calls"].get(op, 0)}
-        added = ", ".join(f"{op.split(':')[1]} +{n}" for op, n in sorted(extra.items())) or "none"
+        ops = set(figure["calls"]) | set(base["calls"])
+        extra = {op: figure["calls"].get(op, 0) - base["calls"].get(op, 0) for op in ops}
+        added = ", ".join(f"{op.split(':')[1]} {n:+d}" for op, n in sorted(extra.items()) if n) or "none"
         github = ", ".join(f"{kind} {n}" for kind, n in sorted(figure["github"].items())) or "none"
         print(f"  {figure['label']:<40} {figure['ms']:6.0f} ms ({figure['ms'] - base['ms']:+5.0f})  "
-              f"{total:3d} AWS calls (added: {added}); GitHub: {github}")
+              f"{total:3d} AWS calls (against the baseline: {added}); GitHub: {github}")
 
     print("\nThe audit (goal: under a second for 1,000 users):")
     for figure in audit_figures(args.binary, args.cli_binary):
