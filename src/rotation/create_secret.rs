@@ -173,7 +173,7 @@ impl<X: Services> Rotator<X> {
                 "{id} is the new key of another rotation in progress (version {version} carries AWSPENDING)"
             ))),
             Some(Holder::Old) => {
-                self.old_versions_verdict(secret_id, id, current_stored)
+                self.old_versions_verdict(secret_id, key, current_stored)
                     .await
             }
             None if is_crash_leftover(key, started)
@@ -191,14 +191,16 @@ impl<X: Services> Rotator<X> {
     /// (the previous key, still Active). It may go only once nothing can be relying on it: its
     /// grace period (`ROTATOR_DEACTIVATE_AFTER`) is over, no use shows since the current version
     /// was stored, and that version is old enough (`ROTATOR_LAST_USE_LAG`) for AWS to have
-    /// reported a use; AWS shows a key's use hours late, so "no use seen" of a younger one proves
-    /// nothing.
+    /// reported a use, as is the key itself; AWS shows a key's use hours late, so "no use seen"
+    /// of a younger one proves nothing (a called-off rotation's key, which may have been handed
+    /// out, is such a key).
     async fn old_versions_verdict(
         &self,
         secret_id: &str,
-        id: &str,
+        key: &KeyInfo,
         current_stored: Option<SystemTime>,
     ) -> Result<Verdict> {
+        let id = key.id.as_str();
         let Some(stored) = current_stored else {
             return Ok(Verdict::Keep(format!(
                 "{id} is held by an old version of the secret, and when the current version was stored is unknown"
@@ -221,6 +223,15 @@ impl<X: Services> Rotator<X> {
             )));
         }
         let lag = self.config().last_use_lag;
+        if let Some(made) = key.created
+            && SystemTime::now().duration_since(made).unwrap_or_default() < lag
+        {
+            return Ok(Verdict::Keep(format!(
+                "{id} is held by an old version of the secret and shows no use, but it was made at {}, and AWS reports a key's use up to {} late (ROTATOR_LAST_USE_LAG), so that proves nothing yet; if nothing uses it, delete it by hand",
+                humantime::format_rfc3339_seconds(made),
+                humantime::format_duration(lag)
+            )));
+        }
         if age < lag {
             return Ok(Verdict::Keep(format!(
                 "{id} is held by an old version of the secret and shows no use since the current version was stored at {when}, but AWS reports a key's use up to {} late (ROTATOR_LAST_USE_LAG), so that proves nothing yet; if nothing uses it, retire it with `iam-key-rotator-cli retire --secret-id {secret_id}`",

@@ -68,7 +68,8 @@ async fn a_key_switched_back_on_and_in_use_is_never_deleted_to_make_room() {
 #[tokio::test]
 async fn an_old_versions_key_unused_since_the_current_version_may_still_make_room() {
     let world = World::new().await;
-    // Last used ten days ago, long before the current version was stored.
+    // Made a month ago, last used ten days ago, long before the current version was stored.
+    world.iam.state().keys[0].info.created = Some(days_ago(30));
     world.iam.state().keys[0].last_used = Some(days_ago(10));
     world.rotate().await.unwrap();
     world.iam.set_status(&world.old_key, Active);
@@ -79,6 +80,34 @@ async fn an_old_versions_key_unused_since_the_current_version_may_still_make_roo
     world.run_token(Step::CreateSecret, TOKEN_2).await.unwrap();
 
     assert!(!world.keys().iter().any(|(id, _)| *id == world.old_key));
+}
+
+#[tokio::test]
+async fn a_key_made_moments_ago_is_never_deleted_to_make_room_although_no_use_shows_yet() {
+    let world = World::new().await;
+    // The current version is old, so "no use since it was stored" looks conclusive...
+    stored_hours_ago(&world, OLD_VERSION, 5);
+    // ...but a rotation was called off moments ago, leaving its new key Active and held only by
+    // its version (its key may have been handed out; AWS shows a use hours late).
+    world.run(Step::CreateSecret).await.unwrap();
+    world
+        .secrets
+        .state()
+        .versions
+        .iter_mut()
+        .filter(|v| v.id == TOKEN)
+        .for_each(|v| v.labels.clear());
+    world.start_rotation(TOKEN_2);
+    let keys_before = world.keys();
+
+    let err = world
+        .run_token(Step::CreateSecret, TOKEN_2)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind(), "KeyQuotaExceeded", "{err}");
+    assert!(err.to_string().contains("was made at"), "{err}");
+    assert_eq!(world.keys(), keys_before);
 }
 
 /// Backdates when a version was stored.
