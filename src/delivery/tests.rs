@@ -628,3 +628,36 @@ fn stale(summary: &crate::sweep::Summary) -> Vec<String> {
         .map(|f| f.detail.clone())
         .collect()
 }
+
+#[tokio::test]
+async fn the_old_key_waits_out_awss_reporting_lag_on_top_of_the_quiet_time() {
+    let world = World::new(every_kind()).await;
+    world.rotate().await.unwrap();
+    world.secrets.state().last_rotated = Some(SystemTime::now());
+    // AWS shows a key's use up to 4 hours late: two hours after the rotation, "no use seen" of
+    // the old key proves nothing, although the quiet time (1h) has passed.
+    let mut config = world.rotator.config().clone();
+    config.last_use_lag = 4 * HOUR;
+    let lagging = crate::Rotator::with_services(
+        Clients {
+            secrets: world.secrets.clone(),
+            iam: world.iam.clone(),
+            keys: FakeSts::new(world.iam.clone()),
+            parameters: world.ssm.clone(),
+            github: world.github.clone(),
+        },
+        config,
+    );
+    let options = Options {
+        deep: true,
+        ..Options::default()
+    };
+    sweep(&lagging, &options, SystemTime::now() + 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(world.status(&world.old_key), Some(Active));
+    sweep(&lagging, &options, SystemTime::now() + 6 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(world.status(&world.old_key), Some(Inactive));
+}
