@@ -87,7 +87,7 @@ pub struct Adoption {
 /// Plans, then (unless a dry run) carries out, the adoption of `request.user`.
 pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Result<Adoption> {
     let config = rotator.config();
-    let (iam, secrets) = (rotator.iam(), rotator.secrets());
+    let (iam, secrets) = (rotator.own_iam(), rotator.secrets());
     let name = &request.user;
     let refuse = |reason: String| Error::CannotAdopt {
         user: name.clone(),

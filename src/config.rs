@@ -37,8 +37,13 @@ pub const GITHUB_CREDENTIALS_VAR: &str = "ROTATOR_GITHUB_CREDENTIALS";
 /// GitHub's API, for GitHub Enterprise Server (default `https://api.github.com`).
 pub const GITHUB_API_URL_VAR: &str = "ROTATOR_GITHUB_API_URL";
 
+/// The role, by name, this function assumes in member accounts to reach their users (unset: none).
+pub const MEMBER_ROLE_VAR: &str = "ROTATOR_MEMBER_ROLE";
+/// The external id the member role's trust policy asks for, if any.
+pub const MEMBER_EXTERNAL_ID_VAR: &str = "ROTATOR_MEMBER_EXTERNAL_ID";
+
 /// Every setting, by its variable's name.
-pub const VARIABLES: [&str; 15] = [
+pub const VARIABLES: [&str; 17] = [
     TEST_BUDGET_VAR,
     TEST_FIRST_DELAY_VAR,
     TEST_MAX_DELAY_VAR,
@@ -54,7 +59,17 @@ pub const VARIABLES: [&str; 15] = [
     GITHUB_OWNERS_VAR,
     GITHUB_CREDENTIALS_VAR,
     GITHUB_API_URL_VAR,
+    MEMBER_ROLE_VAR,
+    MEMBER_EXTERNAL_ID_VAR,
 ];
+
+/// How this deployment reaches users in other accounts of its organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberSettings {
+    /// The role name `member-role.yaml` makes in each member account; `None`: only this account.
+    pub role: Option<String>,
+    pub external_id: Option<String>,
+}
 
 /// Where this deployment lets new keys be delivered. Whoever may write a secret chooses its
 /// destinations among these; only the deployer widens them.
@@ -103,6 +118,8 @@ pub struct Config {
     pub ses_smtp_region: Option<String>,
     /// Where new keys may be delivered.
     pub delivery: DeliverySettings,
+    /// How users in other accounts are reached.
+    pub members: MemberSettings,
 }
 
 impl Default for Config {
@@ -119,6 +136,7 @@ impl Default for Config {
             secret_name_prefix: String::new(),
             ses_smtp_region: None,
             delivery: DeliverySettings::default(),
+            members: MemberSettings::default(),
         }
     }
 }
@@ -196,6 +214,7 @@ impl Config {
                 None => None,
             },
             delivery: parse_delivery(&lookup)?,
+            members: parse_members(&lookup)?,
         };
         if config.test_first_delay > config.test_max_delay {
             return Err(Error::InvalidConfig(format!(
@@ -274,6 +293,46 @@ fn parse_delivery(lookup: &impl Fn(&str) -> Option<String>) -> Result<DeliverySe
     })
 }
 
+fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSettings> {
+    let set = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let role = match set(MEMBER_ROLE_VAR) {
+        Some(v) if is_iam_name(&v, 64, "") => Some(v),
+        Some(v) => {
+            return Err(Error::InvalidConfig(format!(
+                "{MEMBER_ROLE_VAR}={v:?} is not an IAM role name (1 to 64 of letters, digits and +=,.@_-; the name alone, not an ARN); set one or unset it"
+            )));
+        }
+        None => None,
+    };
+    let external_id = match set(MEMBER_EXTERNAL_ID_VAR) {
+        Some(v) if v.len() >= 2 && is_iam_name(&v, 1224, ":/") => Some(v),
+        Some(_) => {
+            return Err(Error::InvalidConfig(format!(
+                "{MEMBER_EXTERNAL_ID_VAR} is not an external id (2 to 1224 of letters, digits and +=,.@:/_-); set one or unset it"
+            )));
+        }
+        None => None,
+    };
+    if external_id.is_some() && role.is_none() {
+        return Err(Error::InvalidConfig(format!(
+            "{MEMBER_EXTERNAL_ID_VAR} is set but {MEMBER_ROLE_VAR} is not: name the role member-role.yaml makes in each member account"
+        )));
+    }
+    Ok(MemberSettings { role, external_id })
+}
+
+/// IAM's names: up to `max` of letters, digits and `+=,.@_-`, and `extra`.
+fn is_iam_name(value: &str, max: usize, extra: &str) -> bool {
+    (1..=max).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) || extra.contains(c))
+}
+
 /// GitHub's API over HTTPS; plain HTTP only to this machine (a test stand-in), since the token
 /// travels with every request.
 fn parse_api_url(value: &str) -> Result<String> {
@@ -323,6 +382,32 @@ mod tests {
     fn unset_variables_give_the_documented_defaults() {
         assert_eq!(config_with(&[]).unwrap(), Config::default());
         assert_eq!(Config::default().test_budget, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn member_accounts_are_reached_through_a_role_name_and_an_optional_external_id() {
+        let members = config_with(&[
+            (MEMBER_ROLE_VAR, "iam-key-rotator-member"),
+            (MEMBER_EXTERNAL_ID_VAR, "acme-rotation"),
+        ])
+        .unwrap()
+        .members;
+        assert_eq!(members.role.as_deref(), Some("iam-key-rotator-member"));
+        assert_eq!(members.external_id.as_deref(), Some("acme-rotation"));
+        for (vars, expected) in [
+            (
+                vec![(MEMBER_ROLE_VAR, "arn:aws:iam::111122223333:role/x")],
+                "the name alone",
+            ),
+            (vec![(MEMBER_EXTERNAL_ID_VAR, "acme")], "is not"),
+            (
+                vec![(MEMBER_ROLE_VAR, "r"), (MEMBER_EXTERNAL_ID_VAR, "x")],
+                "not an external id",
+            ),
+        ] {
+            let err = config_with(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<Clients<S, I, K>> {
                 keys,
                 parameters: Default::default(),
                 github: Default::default(),
+                accounts: Default::default(),
             },
             config,
         )
@@ -42,8 +43,14 @@ impl<X: Services> Rotator<X> {
         self.services.secrets()
     }
 
-    pub fn iam(&self) -> &X::Iam {
+    /// IAM of the function's own account: for what concerns the account itself (its credential
+    /// report). A secret's user is reached through `user_in_scope`, which knows its account.
+    pub fn own_iam(&self) -> &X::Iam {
         self.services.iam()
+    }
+
+    pub(crate) fn services(&self) -> &X {
+        &self.services
     }
 
     pub fn key_checker(&self) -> &X::KeyChecker {

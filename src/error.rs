@@ -82,6 +82,17 @@ pub enum Error {
     },
 
     #[error(
+        "secret {secret} names AWS account {account} for its user, and this function cannot act there: {reason}. Nothing was changed"
+    )]
+    AccountUnreachable {
+        secret: String,
+        account: String,
+        reason: String,
+        /// AWS failed for now (throttling, no answer) rather than refused.
+        retry: bool,
+    },
+
+    #[error(
         "the {label} version of secret {secret} names IAM user {other_user}, but AWSCURRENT names {user}: a rotation never moves a secret to another user, so nothing was changed. Cancel this rotation (iam-key-rotator-cli cancel --secret-id {secret}), correct UserName, then rotate again"
     )]
     UserMismatch {
@@ -245,10 +256,12 @@ impl Error {
             Error::KeyNeverValid { .. }
             | Error::RotationInFlight { .. }
             | Error::DeliveryUnconfirmed { .. } => Remedy::Retry,
-            Error::DeliveryFailed { retry, .. } => match retry {
-                true => Remedy::Retry,
-                false => Remedy::FixInput,
-            },
+            Error::DeliveryFailed { retry, .. } | Error::AccountUnreachable { retry, .. } => {
+                match retry {
+                    true => Remedy::Retry,
+                    false => Remedy::FixInput,
+                }
+            }
             Error::GitHub { status, .. } => match status {
                 Some(429) | Some(500..) | None => Remedy::Retry,
                 Some(_) => Remedy::FixInput,
@@ -274,6 +287,7 @@ impl Error {
             Error::UserNotFound { .. } => "UserNotFound",
             Error::UserOutOfScope { .. } => "UserOutOfScope",
             Error::UserMismatch { .. } => "UserMismatch",
+            Error::AccountUnreachable { .. } => "AccountUnreachable",
             Error::KeyQuota { .. } => "KeyQuotaExceeded",
             Error::PendingValueMissing { .. } => "PendingValueMissing",
             Error::PendingKeyUnusable { .. } => "PendingKeyUnusable",

@@ -14,6 +14,7 @@
 //! - [`status`] and [`change`]: what the CLI shows;
 //! - [`config`], [`error`], [`logging`], [`metrics`], [`backoff`], [`dates`], [`smtp`].
 
+pub mod accounts;
 pub mod adopt;
 pub mod audit;
 pub mod aws;

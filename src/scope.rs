@@ -3,11 +3,25 @@
 //! carry the configured tag valued with the secret's ARN, so that whoever may write one secret
 //! cannot point it at another user.
 
+use crate::accounts::AccountIam;
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::RotationEvent;
 use crate::secret::KeySecret;
 use crate::services::{IamUser, IamUsers, SecretInfo, Services};
+
+/// A user that passed the scope check, with the IAM of its account: the only way the capabilities
+/// reach a user's keys.
+pub struct ScopedUser<'a, I> {
+    pub user: IamUser,
+    pub iam: AccountIam<'a, I>,
+}
+
+impl<I> ScopedUser<'_, I> {
+    pub fn name(&self) -> &str {
+        &self.user.name
+    }
+}
 
 impl<X: Services> Rotator<X> {
     /// Whether an IAM path lies under the configured one (`ROTATOR_USER_PATH_PREFIX`).
@@ -18,7 +32,8 @@ impl<X: Services> Rotator<X> {
     /// The user of a version this step acts on (`label` names it in errors), checked as
     /// createSecret checks the current one: it must be the user AWSCURRENT (`current`) names,
     /// exist, lie in scope and be bound to this secret. Every step after createSecret calls this
-    /// before it changes anything, so a hand-written version cannot steer a step to another user.
+    /// before it changes anything, so a hand-written version cannot steer a step to another user
+    /// (or to the same name in another account).
     pub(crate) async fn same_user_in_scope(
         &self,
         event: &RotationEvent,
@@ -26,42 +41,35 @@ impl<X: Services> Rotator<X> {
         label: &str,
         version: &KeySecret,
         current: &KeySecret,
-    ) -> Result<IamUser> {
-        if version.user_name() != current.user_name() {
+    ) -> Result<ScopedUser<'_, X::Iam>> {
+        if version.user_name() != current.user_name()
+            || version.account_id() != current.account_id()
+        {
             return Err(Error::UserMismatch {
                 secret: event.secret_id.clone(),
                 label: label.to_string(),
-                user: current.user_name().to_string(),
-                other_user: version.user_name().to_string(),
+                user: user_label(current),
+                other_user: user_label(version),
             });
         }
-        self.user_in_scope(&event.secret_id, &info.arn, version.user_name())
+        self.user_in_scope(&event.secret_id, &info.arn, version)
             .await
     }
 
-    /// Refuses a user this function may not touch, as every step does before it acts on a key.
-    pub async fn check_scope(&self, secret_arn: &str, user: &str) -> Result<()> {
-        self.user_in_scope(secret_arn, secret_arn, user)
-            .await
-            .map(|_| ())
-    }
-
-    /// The secret's IAM user, refused when it does not exist, lies outside the configured path, or
-    /// lacks the configured tag naming this secret.
+    /// The secret's IAM user, in its account, refused when it does not exist, lies outside the
+    /// configured path, or lacks the configured tag naming this secret.
     pub(crate) async fn user_in_scope(
         &self,
         secret_id: &str,
         secret_arn: &str,
-        name: &str,
-    ) -> Result<IamUser> {
-        let user = self
-            .iam()
-            .user(name)
-            .await?
-            .ok_or_else(|| Error::UserNotFound {
-                secret: secret_id.to_string(),
-                user: name.to_string(),
-            })?;
+        secret: &KeySecret,
+    ) -> Result<ScopedUser<'_, X::Iam>> {
+        let iam = self.iam_for(secret_arn, secret).await?;
+        let name = secret.user_name();
+        let user = iam.user(name).await?.ok_or_else(|| Error::UserNotFound {
+            secret: secret_id.to_string(),
+            user: user_label(secret),
+        })?;
         if !self.path_in_scope(&user.path) {
             return Err(Error::UserOutOfScope {
                 user: user.name,
@@ -78,6 +86,14 @@ impl<X: Services> Rotator<X> {
                 user: user.name,
             });
         }
-        Ok(user)
+        Ok(ScopedUser { user, iam })
+    }
+}
+
+/// The user a value names, with its account when it names one.
+pub(crate) fn user_label(secret: &KeySecret) -> String {
+    match secret.account_id() {
+        Some(account) => format!("{} (account {account})", secret.user_name()),
+        None => secret.user_name().to_string(),
     }
 }

@@ -6,6 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 pub const USER_NAME: &str = "UserName";
+/// The AWS account of the user, when it is not the account the secret lives in.
+pub const ACCOUNT_ID: &str = "AccountId";
 pub const ACCESS_KEY_ID: &str = "AccessKeyId";
 pub const SECRET_ACCESS_KEY: &str = "SecretAccessKey";
 pub const SMTP_USERNAME: &str = "SmtpUsername";
@@ -45,6 +47,8 @@ impl fmt::Debug for AccessKey {
 pub struct KeySecret {
     fields: Map<String, Value>,
     user_name: String,
+    /// `AccountId` as stored: `None` means the secret's own account.
+    account_id: Option<String>,
     key: Option<AccessKey>,
     /// The key's id, also when the secret part is not stored.
     key_id: Option<String>,
@@ -74,6 +78,18 @@ impl KeySecret {
             }
             Some(_) => return Err(format!("{USER_NAME} is not a string")),
             None => return Err(format!("it has no {USER_NAME}")),
+        };
+
+        let account_id = match fields.get(ACCOUNT_ID) {
+            None => None,
+            Some(Value::String(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(id.clone())
+            }
+            Some(_) => {
+                return Err(format!(
+                    "{ACCOUNT_ID} is not an AWS account id (a string of 12 digits, like \"111122223333\")"
+                ));
+            }
         };
 
         let key = match (fields.get(ACCESS_KEY_ID), fields.get(SECRET_ACCESS_KEY)) {
@@ -112,6 +128,7 @@ impl KeySecret {
         Ok(KeySecret {
             fields,
             user_name,
+            account_id,
             key,
             key_id,
         })
@@ -119,6 +136,12 @@ impl KeySecret {
 
     pub fn user_name(&self) -> &str {
         &self.user_name
+    }
+
+    /// The account of the user, when the secret names one (`AccountId`); `None` means the account
+    /// the secret lives in. Which IAM that is, is `accounts`' rule.
+    pub fn account_id(&self) -> Option<&str> {
+        self.account_id.as_deref()
     }
 
     pub fn key(&self) -> Option<&AccessKey> {
@@ -155,6 +178,7 @@ impl KeySecret {
         KeySecret {
             fields,
             user_name: self.user_name.clone(),
+            account_id: self.account_id.clone(),
             key_id: Some(key.id.clone()),
             key: Some(key),
         }
@@ -197,6 +221,7 @@ impl fmt::Debug for KeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySecret")
             .field("user_name", &self.user_name)
+            .field("account_id", &self.account_id)
             .field("access_key_id", &self.key_id())
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
             .finish()
@@ -254,6 +279,21 @@ mod tests {
             KeySecret::parse(r#"{"UserName": "ci-bot", "AccessKeyId": "AKIAADOPTED"}"#).unwrap();
         assert_eq!(secret.key_id(), Some("AKIAADOPTED"));
         assert!(secret.key().is_none());
+    }
+
+    #[test]
+    fn a_user_in_another_account_is_named_by_its_account_id() {
+        let secret =
+            KeySecret::parse(r#"{"UserName": "ci-bot", "AccountId": "111122223333"}"#).unwrap();
+        assert_eq!(secret.account_id(), Some("111122223333"));
+        let rotated = secret.with_key(AccessKey {
+            id: "AKIANEW".into(),
+            secret: SecretString::from(SECRET),
+        });
+        assert_eq!(rotated.account_id(), Some("111122223333"));
+        assert!(rotated.same_beside_key(&secret));
+        let own = KeySecret::parse(r#"{"UserName": "ci-bot"}"#).unwrap();
+        assert_eq!(own.account_id(), None);
     }
 
     #[test]
@@ -337,6 +377,14 @@ mod tests {
                 "not an IAM user name",
             ),
             (r#"{"UserName": ""}"#.to_string(), "not an IAM user name"),
+            (
+                r#"{"UserName": "u", "AccountId": 111122223333}"#.to_string(),
+                "not an AWS account id",
+            ),
+            (
+                r#"{"UserName": "u", "AccountId": "1111-2222-3333"}"#.to_string(),
+                "not an AWS account id",
+            ),
             (
                 format!(r#"{{"UserName": "u", "SecretAccessKey": "{SECRET}"}}"#),
                 "without its AccessKeyId",

@@ -15,6 +15,9 @@ pub struct Status {
     pub rotation_enabled: bool,
     /// The user AWSCURRENT names; `None` when its value is not a key secret.
     pub user: Option<String>,
+    /// The account of that user, when the secret names another than its own (`AccountId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     pub versions: Vec<VersionRow>,
     pub keys: Vec<KeyRow>,
 }
@@ -39,17 +42,17 @@ pub struct KeyRow {
 
 /// Reads the secret's labelled versions and its user's keys. Changes nothing.
 pub async fn status<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Result<Status> {
-    let (secrets, iam) = (rotator.secrets(), rotator.iam());
+    let secrets = rotator.secrets();
     let info = secrets.describe(secret_id).await?;
     let mut versions = Vec::new();
-    let mut user = None;
+    let mut current = None;
     for version in &info.versions {
         let parsed = rotator
             .read_key_secret(&info.arn, &version.id)
             .await?
             .secret;
         if version.has(AWSCURRENT) {
-            user = parsed.as_ref().map(|s| s.user_name().to_string());
+            current = parsed.clone();
         }
         let mut labels = version.labels.clone();
         labels.sort();
@@ -63,7 +66,9 @@ pub async fn status<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Resul
     versions.sort_by_key(|v| (label_rank(&v.labels), v.version_id.clone()));
 
     let mut keys = Vec::new();
-    if let Some(name) = &user
+    let user = current.as_ref().map(|c| c.user_name().to_string());
+    if let (Some(current), Some(name)) = (&current, &user)
+        && let iam = rotator.iam_for(&info.arn, current).await?
         && iam.user(name).await?.is_some()
     {
         for key in iam.list_keys(name).await? {
@@ -87,6 +92,7 @@ pub async fn status<X: Services>(rotator: &Rotator<X>, secret_id: &str) -> Resul
         secret_id: secret_id.to_string(),
         rotation_enabled: info.rotation_enabled,
         user,
+        account_id: current.and_then(|c| c.account_id().map(str::to_string)),
         versions,
         keys,
     })

@@ -3,18 +3,29 @@
 
 use aws_config::SdkConfig;
 
-use crate::aws::{IamClient, LambdaFunctions, SecretsManagerClient, SsmParameters, StsKeyChecker};
+use crate::aws::{
+    AssumedRoles, IamClient, LambdaFunctions, SecretsManagerClient, SsmParameters, StsKeyChecker,
+};
 use crate::config::Config;
 use crate::engine::Rotator;
 use crate::github::GitHubClient;
 use crate::services::Clients;
 
 /// The engine wired to the real services.
-pub type AwsRotator =
-    Rotator<Clients<SecretsManagerClient, IamClient, StsKeyChecker, SsmParameters, GitHubClient>>;
+pub type AwsRotator = Rotator<
+    Clients<
+        SecretsManagerClient,
+        IamClient,
+        StsKeyChecker,
+        SsmParameters,
+        GitHubClient,
+        AssumedRoles,
+    >,
+>;
 
 /// Builds the clients once, for every event the process handles. GitHub's credentials are read
-/// only when a key is first delivered there.
+/// only when a key is first delivered there, a member account's role only assumed when a secret
+/// names that account.
 pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
     let services = Clients {
         secrets: SecretsManagerClient::new(sdk),
@@ -22,6 +33,7 @@ pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
         keys: StsKeyChecker::new(sdk),
         parameters: SsmParameters::new(sdk),
         github: GitHubClient::new(sdk, &config.delivery),
+        accounts: AssumedRoles::new(sdk, &config.members),
     };
     Rotator::with_services(services, config)
 }

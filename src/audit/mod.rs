@@ -98,7 +98,7 @@ pub async fn audit<X: Services>(
     let (generated_at, csv) = match report_csv {
         Some(csv) => (None, csv),
         None => {
-            let report = fresh_report(rotator.iam(), &progress).await?;
+            let report = fresh_report(rotator.own_iam(), &progress).await?;
             (report.generated, report.csv)
         }
     };
@@ -106,8 +106,14 @@ pub async fn audit<X: Services>(
     progress(&format!("read the credential report: {} users", rows.len()));
     let prefix = &rotator.config().secret_name_prefix;
     let held = secrets::read(rotator.secrets(), prefix).await?;
-    let looked =
-        matching::look_up(rotator.secrets(), rotator.iam(), &rows, &held, generated_at).await?;
+    let looked = matching::look_up(
+        rotator.secrets(),
+        rotator.own_iam(),
+        &rows,
+        &held,
+        generated_at,
+    )
+    .await?;
     let mut seen = Seen {
         function_arn: held.function_arn.clone(),
         unreadable: held.unreadable.iter().map(|u| u.name.clone()).collect(),

@@ -68,6 +68,13 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
         let Some(key_id) = secret.key_id() else {
             continue;
         };
+        // A user of another account is not this account's user of that name.
+        if secret
+            .account_id()
+            .is_some_and(|a| Some(a) != crate::accounts::account_of(&value.arn))
+        {
+            continue;
+        }
         let summary = by_arn.get(value.arn.as_str());
         let last_rotated = summary.and_then(|s| s.last_rotated);
         let managed = Managed {

@@ -12,6 +12,8 @@ use crate::services::{
     CredentialReport, CredentialReports, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus, KeyUsage,
 };
 
+/// Cheap to clone: the SDK client shares its connections.
+#[derive(Clone)]
 pub struct IamClient {
     client: Client,
 }

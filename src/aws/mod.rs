@@ -1,6 +1,7 @@
 //! The AWS SDK adapters behind the service traits, and the SDK configuration they share. They
 //! know the traits, never the engine: `wiring` puts the two together.
 
+mod accounts;
 mod functions;
 mod iam;
 mod secrets_manager;
@@ -16,6 +17,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub use accounts::{AssumedRoles, SECRET_SESSION_TAG};
 pub use functions::LambdaFunctions;
 pub use iam::IamClient;
 pub use secrets_manager::SecretsManagerClient;

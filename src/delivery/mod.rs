@@ -238,7 +238,11 @@ impl<X: Services> Rotator<X> {
                 "the current value holds no secret part (an adopted key), so the destinations cannot be given it back".into(),
             );
         };
-        match self.iam().list_keys(current.user_name()).await {
+        let iam = match self.iam_for(&info.arn, current).await {
+            Ok(iam) => iam,
+            Err(e) => return GiveBack::Failed(e.to_string()),
+        };
+        match iam.list_keys(current.user_name()).await {
             Ok(keys) => match keys.iter().find(|k| k.id == key.id) {
                 Some(k) if k.status == KeyStatus::Active => {}
                 Some(k) => {

@@ -107,6 +107,7 @@ impl World {
                 keys: FakeSts::new(iam.clone()),
                 parameters: ssm.clone(),
                 github: github.clone(),
+                accounts: crate::services::NotSetUp,
             },
             config,
         );
@@ -444,6 +445,7 @@ async fn finish_keeps_the_old_key_for_the_sweep_even_once_the_deployer_narrowed_
             keys: FakeSts::new(world.iam.clone()),
             parameters: world.ssm.clone(),
             github: world.github.clone(),
+            accounts: crate::services::NotSetUp,
         },
         narrowed,
     );
@@ -645,6 +647,7 @@ async fn the_old_key_waits_out_awss_reporting_lag_on_top_of_the_quiet_time() {
             keys: FakeSts::new(world.iam.clone()),
             parameters: world.ssm.clone(),
             github: world.github.clone(),
+            accounts: crate::services::NotSetUp,
         },
         config,
     );

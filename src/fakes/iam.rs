@@ -31,6 +31,8 @@ pub struct IamState {
     pub writes: usize,
     /// What GetCredentialReport answers.
     pub report: Option<String>,
+    /// The account, when not the function's own (see [`FakeIam::member`]).
+    pub account: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -59,10 +61,20 @@ impl FakeIam {
         }
     }
 
+    /// IAM of another account: its users' ARNs name it, and its key ids differ from the
+    /// function's own account's.
+    pub fn member(account: &str) -> FakeIam {
+        let iam = FakeIam::default();
+        iam.state().account = Some(account.to_string());
+        iam
+    }
+
     pub fn add_user(&self, name: &str, path: &str) {
+        let account = self.state().account.clone();
+        let account = account.as_deref().unwrap_or("123456789012");
         self.state().users.push(IamUser {
             name: name.into(),
-            arn: format!("arn:aws:iam::123456789012:user{path}{name}"),
+            arn: format!("arn:aws:iam::{account}:user{path}{name}"),
             path: path.into(),
             tags: Vec::new(),
         });
@@ -81,7 +93,14 @@ impl FakeIam {
         }
         state.made += 1;
         state.writes += 1;
-        let id = format!("AKIAFAKE{:04}", state.made);
+        let id = match &state.account {
+            Some(account) => format!(
+                "AKIAMEMBER{}X{:04}",
+                &account[account.len() - 4..],
+                state.made
+            ),
+            None => format!("AKIAFAKE{:04}", state.made),
+        };
         let secret = format!("fake-secret-{:04}-xxxxxxxxxxxxxxxxxxxxxxxxxx", state.made);
         state.keys.push(FakeKey {
             user: user.into(),

@@ -1,9 +1,11 @@
 //! In-memory Secrets Manager, IAM and STS for the steps' unit tests. Each is a cheap handle to shared
 //! state, so a test keeps one to arrange and inspect while the rotator holds another.
 //!
-//! `secrets.rs` is Secrets Manager, `iam.rs` IAM, `sts.rs` STS, `destinations.rs` SSM and GitHub;
+//! `secrets.rs` is Secrets Manager, `iam.rs` IAM, `sts.rs` STS, `destinations.rs` SSM and GitHub,
+//! `accounts.rs` an organization's member accounts;
 //! [`Gate`] pauses one handle's calls.
 
+mod accounts;
 mod destinations;
 mod iam;
 mod secrets;
@@ -16,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::error::Error;
 
+pub use accounts::FakeAccounts;
 pub use destinations::{FakeGitHub, FakeParameters};
 pub use iam::FakeIam;
 pub use secrets::{FakeSecrets, FakeVersion};
@@ -24,6 +27,18 @@ pub use sts::FakeSts;
 /// The engine over the fakes.
 pub type FakeRotator =
     crate::engine::Rotator<crate::services::Clients<FakeSecrets, FakeIam, FakeSts>>;
+
+/// The engine over the fakes, member accounts included.
+pub type FakeOrgRotator = crate::engine::Rotator<
+    crate::services::Clients<
+        FakeSecrets,
+        FakeIam,
+        FakeSts,
+        crate::services::NotSetUp,
+        crate::services::NotSetUp,
+        FakeAccounts,
+    >,
+>;
 
 /// The engine over the fakes, destinations included.
 pub type FakeDeliveringRotator = crate::engine::Rotator<

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use secrecy::ExposeSecret;
 
-use super::{FakeIam, lock};
+use super::{FakeAccounts, FakeIam, lock};
 use crate::error::Result;
 use crate::secret::AccessKey;
 use crate::services::{CheckError, KeyChecker};
@@ -13,6 +13,8 @@ use crate::services::{CheckError, KeyChecker};
 #[derive(Clone)]
 pub struct FakeSts {
     pub iam: FakeIam,
+    /// Member accounts whose keys it knows too.
+    pub members: FakeAccounts,
     pub refusals: Arc<Mutex<u32>>,
     pub calls: Arc<Mutex<u32>>,
 }
@@ -21,6 +23,7 @@ impl FakeSts {
     pub fn new(iam: FakeIam) -> Self {
         FakeSts {
             iam,
+            members: FakeAccounts::default(),
             refusals: Arc::default(),
             calls: Arc::default(),
         }
@@ -39,7 +42,19 @@ impl KeyChecker for FakeSts {
                 });
             }
         }
-        let state = self.iam.state();
+        let accounts = std::iter::once(self.iam.clone()).chain(self.members.all());
+        let signer = accounts.into_iter().find(|iam| {
+            iam.state()
+                .keys
+                .iter()
+                .any(|k| k.info.id == key.id && k.secret == key.secret.expose_secret())
+        });
+        let Some(signer) = signer else {
+            return Err(CheckError::NotYetValid {
+                code: "InvalidClientTokenId".into(),
+            });
+        };
+        let state = signer.state();
         let owner = state
             .keys
             .iter()

@@ -11,6 +11,7 @@ use crate::delivery::{DESTINATIONS, GiveBack};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
+use crate::secret::KeySecret;
 use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, SecretInfo, SecretTags, SecretVersions, Services,
 };
@@ -228,11 +229,12 @@ async fn cancel_rotation<X: Services>(
         false => "AWSPENDING taken off: the rotation is cancelled",
     };
     changes.push(Change::version(ChangeKind::Abandoned, &pending.id, reason));
-    let Some((user, key_id)) = key_to_check else {
+    let Some((pending_secret, key_id)) = key_to_check else {
         return Ok(changes);
     };
-    let iam = rotator.iam();
-    if !iam.list_keys(&user).await?.iter().any(|k| k.id == key_id) {
+    let user = pending_secret.user_name();
+    let iam = rotator.iam_for(&info.arn, &pending_secret).await?;
+    if !iam.list_keys(user).await?.iter().any(|k| k.id == key_id) {
         return Ok(changes);
     }
     let (current, _) = rotator.read_current(&info).await?;
@@ -301,7 +303,7 @@ async fn cancel_rotation<X: Services>(
     }
     match last_used {
         None => {
-            iam.delete_key(&user, &key_id).await?;
+            iam.delete_key(user, &key_id).await?;
             changes.push(Change::key(ChangeKind::Deleted,
                 &key_id,
                 "the cancelled rotation's new key, never used",
@@ -341,12 +343,13 @@ async fn promoted_meanwhile<X: Services>(
     Ok(None)
 }
 
-/// The user and key of the pending version, when that key is not also AWSCURRENT's.
+/// The pending value and its key's id, when that key is not also AWSCURRENT's. Its user must be
+/// in scope.
 async fn pending_key<X: Services>(
     rotator: &Rotator<X>,
     info: &SecretInfo,
     version_id: &str,
-) -> Result<Option<(String, String)>> {
+) -> Result<Option<(KeySecret, String)>> {
     let Some(pending) = rotator.read_key_secret(&info.arn, version_id).await?.secret else {
         return Ok(None);
     };
@@ -362,6 +365,9 @@ async fn pending_key<X: Services>(
             return Ok(None);
         }
     }
-    rotator.check_scope(&info.arn, pending.user_name()).await?;
-    Ok(Some((pending.user_name().to_string(), key_id.to_string())))
+    rotator
+        .user_in_scope(&info.arn, &info.arn, &pending)
+        .await?;
+    let key_id = key_id.to_string();
+    Ok(Some((pending, key_id)))
 }

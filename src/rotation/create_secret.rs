@@ -50,12 +50,13 @@ impl<X: Services> Rotator<X> {
 
         let (current, current_value) = self.read_current(info).await?;
         let user = self
-            .user_in_scope(&event.secret_id, &info.arn, current.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, &current)
             .await?;
+        let iam = &*user.iam;
         // A destination this function may not write is refused before any key exists.
         self.destinations(&event.secret_id, &current)?;
         let started = self.note_cli_rotation(event, info, contract).await?;
-        let keys = self.iam().list_keys(&user.name).await?;
+        let keys = iam.list_keys(user.name()).await?;
         let others: Vec<&KeyInfo> = keys
             .iter()
             .filter(|k| Some(k.id.as_str()) != current.key_id())
@@ -79,6 +80,7 @@ impl<X: Services> Rotator<X> {
         for key in others {
             let verdict = self
                 .verdict(
+                    iam,
                     &event.secret_id,
                     key,
                     &holders,
@@ -90,21 +92,22 @@ impl<X: Services> Rotator<X> {
         }
         let removals = plan_room(keys.len(), &verdicts).map_err(|blocking| Error::KeyQuota {
             secret: event.secret_id.clone(),
-            user: user.name.clone(),
+            user: user.name().to_string(),
             blocking,
         })?;
         let keeps_a_key = keys.len() > removals.len();
         for (key, why) in removals {
-            self.iam().delete_key(&user.name, &key.id).await?;
-            info!(user = %user.name, key_id = %key.id, reason = ?why, "deleted access key to make room");
+            iam.delete_key(user.name(), &key.id).await?;
+            info!(user = %user.name(), key_id = %key.id, reason = ?why, "deleted access key to make room");
         }
 
-        let new_key = self.iam().create_key(&user.name).await?;
-        info!(user = %user.name, new_key_id = %new_key.id, "created access key");
+        let new_key = iam.create_key(user.name()).await?;
+        info!(user = %user.name(), new_key_id = %new_key.id, "created access key");
         if !keeps_a_key {
-            self.remove_twins(&user.name, &new_key.id, started).await?;
+            self.remove_twins(iam, user.name(), &new_key.id, started)
+                .await?;
         }
-        self.store_pending_or_undo(event, info, &user.name, &current, new_key)
+        self.store_pending_or_undo(event, info, iam, user.name(), &current, new_key)
             .await?;
         if started.is_some() && contract == Contract::Cli && info.version(&event.token).is_none() {
             // The version now exists and dates the rotation itself; the note has done its job.
@@ -148,6 +151,7 @@ impl<X: Services> Rotator<X> {
     /// What createSecret may do with `key`, one of the user's keys besides the current one.
     async fn verdict(
         &self,
+        iam: &X::Iam,
         secret_id: &str,
         key: &KeyInfo,
         holders: &HashMap<String, Holder>,
@@ -173,12 +177,10 @@ impl<X: Services> Rotator<X> {
                 "{id} is the new key of another rotation in progress (version {version} carries AWSPENDING)"
             ))),
             Some(Holder::Old) => {
-                self.old_versions_verdict(secret_id, key, current_stored)
+                self.old_versions_verdict(iam, secret_id, key, current_stored)
                     .await
             }
-            None if is_crash_leftover(key, started)
-                && self.iam().last_used(id).await?.is_none() =>
-            {
+            None if is_crash_leftover(key, started) && iam.last_used(id).await?.is_none() => {
                 Ok(Verdict::Leftover)
             }
             None => Ok(Verdict::Keep(format!(
@@ -196,6 +198,7 @@ impl<X: Services> Rotator<X> {
     /// out, is such a key).
     async fn old_versions_verdict(
         &self,
+        iam: &X::Iam,
         secret_id: &str,
         key: &KeyInfo,
         current_stored: Option<SystemTime>,
@@ -215,7 +218,7 @@ impl<X: Services> Rotator<X> {
                 humantime::format_duration(grace)
             )));
         }
-        if let Some(usage) = self.iam().last_used(id).await?
+        if let Some(usage) = iam.last_used(id).await?
             && usage.when > stored
         {
             return Ok(Verdict::Keep(format!(
@@ -246,16 +249,17 @@ impl<X: Services> Rotator<X> {
     /// now, while it can only be ours: active, held by no version, never used, and made by this rotation.
     async fn remove_twins(
         &self,
+        iam: &X::Iam,
         user: &str,
         new_key_id: &str,
         started: Option<SystemTime>,
     ) -> Result<()> {
-        for key in self.iam().list_keys(user).await? {
+        for key in iam.list_keys(user).await? {
             if key.id != new_key_id
                 && is_crash_leftover(&key, started)
-                && self.iam().last_used(&key.id).await?.is_none()
+                && iam.last_used(&key.id).await?.is_none()
             {
-                self.iam().delete_key(user, &key.id).await?;
+                iam.delete_key(user, &key.id).await?;
                 info!(user, key_id = %key.id, "deleted a twin of the new key left by a lost answer");
             }
         }
@@ -268,6 +272,7 @@ impl<X: Services> Rotator<X> {
         &self,
         event: &RotationEvent,
         info: &SecretInfo,
+        iam: &X::Iam,
         user: &str,
         current: &KeySecret,
         new_key: AccessKey,
@@ -305,7 +310,7 @@ impl<X: Services> Rotator<X> {
                 Ok(())
             }
             Ok(_) => {
-                match self.iam().delete_key(user, &new_key_id).await {
+                match iam.delete_key(user, &new_key_id).await {
                     Ok(()) => {
                         warn!(new_key_id = %new_key_id, "could not store the new key; deleted it again")
                     }

@@ -55,15 +55,15 @@ impl<X: Services> Rotator<X> {
             None => None,
         };
 
-        match (promoting, &previous) {
+        let scoped = match (promoting, &previous) {
             (Some(_), Some((replaced, _))) => {
                 self.same_user_in_scope(event, info, AWSPENDING, &pending, replaced)
                     .await?
             }
-            _ => self.user_in_scope(secret_id, &info.arn, user).await?,
+            _ => self.user_in_scope(secret_id, &info.arn, &pending).await?,
         };
 
-        let keys = self.iam().list_keys(user).await?;
+        let keys = scoped.iam.list_keys(user).await?;
         let unusable = |reason: String| Error::PendingKeyUnusable {
             user: user.to_string(),
             key_id: new_key.id.clone(),
@@ -104,7 +104,7 @@ impl<X: Services> Rotator<X> {
         let Some(old_key_id) = previous.key_id().filter(|id| *id != new_key.id) else {
             return Ok(());
         };
-        if previous.user_name() != user {
+        if previous.user_name() != user || previous.account_id() != pending.account_id() {
             warn!(
                 old_key_id,
                 old_user = previous.user_name(),
@@ -152,7 +152,7 @@ impl<X: Services> Rotator<X> {
         }
         match keys.iter().find(|k| k.id == old_key_id) {
             Some(k) if k.status == KeyStatus::Active => {
-                self.iam().deactivate_key(user, old_key_id).await?;
+                scoped.iam.deactivate_key(user, old_key_id).await?;
                 info!(old_key_id, "deactivated the previous key");
             }
             Some(k) => info!(

@@ -40,7 +40,7 @@ impl<X: Services> Rotator<X> {
             .await?;
         let destinations = self.destinations(&event.secret_id, &pending)?;
         let user = pending.user_name();
-        let keys = self.iam().list_keys(user).await?;
+        let keys = iam_user.iam.list_keys(user).await?;
         let unusable = match keys.iter().find(|k| k.id == key.id) {
             None => "the user has no such key (it was deleted, or belongs to someone else)".into(),
             Some(k) if k.status != KeyStatus::Active => format!("it is {}", k.status.as_str()),
@@ -51,7 +51,8 @@ impl<X: Services> Rotator<X> {
                 }
                 // Only ever a key this rotation made, proven to work, goes anywhere.
                 self.refuse_a_value_written_by_hand(event, &pending, &current)?;
-                self.wait_until_it_works(&iam_user, &key, deadline).await?;
+                self.wait_until_it_works(&iam_user.user, &key, deadline)
+                    .await?;
                 return self.deliver(info, &key, &destinations, deadline).await;
             }
         };

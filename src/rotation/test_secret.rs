@@ -45,7 +45,7 @@ impl<X: Services> Rotator<X> {
             .same_user_in_scope(event, info, AWSPENDING, pending, &current)
             .await?;
 
-        self.wait_until_it_works(&user, key, deadline).await?;
+        self.wait_until_it_works(&user.user, key, deadline).await?;
         self.confirm_delivery(event, info, pending, deadline).await
     }
 
@@ -145,9 +145,9 @@ impl<X: Services> Rotator<X> {
     async fn test_configuration(&self, event: &RotationEvent, info: &SecretInfo) -> Result<()> {
         let (current, _) = self.read_current(info).await?;
         let user = self
-            .user_in_scope(&event.secret_id, &info.arn, current.user_name())
+            .user_in_scope(&event.secret_id, &info.arn, &current)
             .await?;
-        info!(user = %user.name, "no new key under the token: tested the configuration only");
+        info!(user = %user.name(), "no new key under the token: tested the configuration only");
         Ok(())
     }
 }

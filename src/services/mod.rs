@@ -2,6 +2,7 @@
 //! bundle of them every capability takes: the SDK adapters live in `aws`, the fakes in `fakes`,
 //! and `wiring` puts the real ones together.
 
+mod accounts;
 mod github;
 mod iam;
 mod lambda;
@@ -15,6 +16,7 @@ use secrecy::SecretString;
 
 use crate::error::{Error, Result};
 
+pub use accounts::MemberAccounts;
 pub use github::{GitHubScope, GitHubSecrets, OrgAccess, PublicKey, SealedSecret};
 pub use iam::{
     CredentialReport, CredentialReports, Iam, IamKeys, IamUser, IamUsers, KeyInfo, KeyStatus,
@@ -40,9 +42,13 @@ pub trait Services: Send + Sync {
     type KeyChecker: KeyChecker;
     type Parameters: ParameterStore;
     type GitHub: GitHubSecrets;
+    type Accounts: MemberAccounts<Self::Iam>;
 
     fn secrets(&self) -> &Self::Secrets;
+    /// IAM of the function's own account.
     fn iam(&self) -> &Self::Iam;
+    /// IAM of the organization's member accounts.
+    fn accounts(&self) -> &Self::Accounts;
     /// STS, to prove a new key works.
     fn key_checker(&self) -> &Self::KeyChecker;
     /// SSM Parameter Store, a destination of new keys.
@@ -52,28 +58,32 @@ pub trait Services: Send + Sync {
 }
 
 /// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests. The
-/// destinations default to [`NotSetUp`], for engines that deliver nowhere.
-pub struct Clients<S, I, K, P = NotSetUp, G = NotSetUp> {
+/// destinations and member accounts default to [`NotSetUp`], for engines that deliver nowhere and
+/// reach no other account.
+pub struct Clients<S, I, K, P = NotSetUp, G = NotSetUp, A = NotSetUp> {
     pub secrets: S,
     pub iam: I,
     pub keys: K,
     pub parameters: P,
     pub github: G,
+    pub accounts: A,
 }
 
-impl<S, I, K, P, G> Services for Clients<S, I, K, P, G>
+impl<S, I, K, P, G, A> Services for Clients<S, I, K, P, G, A>
 where
     S: SecretStore,
     I: Iam,
     K: KeyChecker,
     P: ParameterStore,
     G: GitHubSecrets,
+    A: MemberAccounts<I>,
 {
     type Secrets = S;
     type Iam = I;
     type KeyChecker = K;
     type Parameters = P;
     type GitHub = G;
+    type Accounts = A;
 
     fn secrets(&self) -> &S {
         &self.secrets
@@ -94,10 +104,15 @@ where
     fn github(&self) -> &G {
         &self.github
     }
+
+    fn accounts(&self) -> &A {
+        &self.accounts
+    }
 }
 
-/// A destination service this engine was not given: every call is refused. Delivery checks
-/// destinations against the deployer's settings first, so only a wiring mistake reaches it.
+/// A service this engine was not given: every call is refused. Delivery checks destinations
+/// against the deployer's settings first, so only a wiring mistake reaches it; a secret naming
+/// another account is told how to set member accounts up.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NotSetUp;
 
@@ -105,6 +120,12 @@ fn not_set_up(service: &str) -> Error {
     Error::InvalidConfig(format!(
         "this engine was built without {service}, so it cannot deliver there"
     ))
+}
+
+impl<I: Iam> MemberAccounts<I> for NotSetUp {
+    async fn member_iam(&self, account: &str, secret_arn: &str) -> Result<I> {
+        Err(crate::accounts::no_member_role(secret_arn, account))
+    }
 }
 
 impl ParameterStore for NotSetUp {

@@ -13,12 +13,14 @@ use crate::services::{
     AWSCURRENT, AWSPREVIOUS, IamKeys, SecretSummary, SecretTags, SecretVersions, Services,
 };
 
-/// The previous key a decision is about: which secret and version hold it, and whose it is.
-pub struct PreviousKey<'a> {
+/// The previous key a decision is about: which secret and version hold it, whose it is, and the
+/// IAM of the user's account.
+pub struct PreviousKey<'a, I> {
     pub secret: &'a SecretSummary,
     pub version: &'a str,
     pub user: &'a str,
     pub key_id: &'a str,
+    pub iam: &'a I,
 }
 
 /// Checks a decision that changes a key against fresh answers, since the listing may be minutes
@@ -28,7 +30,7 @@ pub struct PreviousKey<'a> {
 /// another function rotates by now (the listing did not show it yet) is left to that function.
 pub async fn confirm<X: Services>(
     rotator: &Rotator<X>,
-    key: &PreviousKey<'_>,
+    key: &PreviousKey<'_, X::Iam>,
     decision: Decision,
     facts: Facts<'_>,
     options: &Options,
@@ -39,6 +41,7 @@ pub async fn confirm<X: Services>(
         version,
         user,
         key_id,
+        iam,
     } = *key;
     if !matches!(
         decision,
@@ -67,8 +70,7 @@ pub async fn confirm<X: Services>(
         });
     }
     let status = match decision {
-        Decision::Delete => rotator
-            .iam()
+        Decision::Delete => iam
             .list_keys(user)
             .await?
             .into_iter()
@@ -94,7 +96,7 @@ pub async fn confirm<X: Services>(
 /// Carries out a decision about the previous key, and records the sweep's note.
 pub async fn carry_out<X: Services>(
     rotator: &Rotator<X>,
-    key: &PreviousKey<'_>,
+    key: &PreviousKey<'_, X::Iam>,
     decision: Decision,
     options: &Options,
     now: SystemTime,
@@ -105,6 +107,7 @@ pub async fn carry_out<X: Services>(
         version,
         user,
         key_id,
+        iam,
     } = *key;
     let action = |action: ActionKind, reason: String, last_used: Option<LastUse>| Action {
         secret_id: secret.name.clone(),
@@ -135,7 +138,7 @@ pub async fn carry_out<X: Services>(
         }
         Decision::Deactivate => {
             if !options.dry_run {
-                rotator.iam().deactivate_key(user, key_id).await?;
+                iam.deactivate_key(user, key_id).await?;
             }
             report.actions.push(action(
                 ActionKind::Deactivated,
@@ -150,7 +153,7 @@ pub async fn carry_out<X: Services>(
         }
         Decision::Delete => {
             if !options.dry_run {
-                rotator.iam().delete_key(user, key_id).await?;
+                iam.delete_key(user, key_id).await?;
             }
             let after = policy.delete_after.unwrap_or_default();
             report.actions.push(action(

@@ -23,7 +23,6 @@ pub async fn examine<X: Services>(
     now: SystemTime,
     report: &mut Summary,
 ) -> Result<()> {
-    let iam = rotator.iam();
     let Some(current_version) = secret.labelled(AWSCURRENT) else {
         return Ok(());
     };
@@ -37,7 +36,10 @@ pub async fn examine<X: Services>(
         return Ok(());
     };
     let user = current.user_name().to_string();
-    rotator.check_scope(&secret.arn, &user).await?;
+    let scoped = rotator
+        .user_in_scope(&secret.arn, &secret.arn, &current)
+        .await?;
+    let iam = &*scoped.iam;
     let keys = iam.list_keys(&user).await?;
 
     health::health(secret, &current, &keys, report);
@@ -54,7 +56,7 @@ pub async fn examine<X: Services>(
     let previous_key = previous
         .as_ref()
         .and_then(|(_, value, _)| value.as_ref())
-        .filter(|value| value.user_name() == user)
+        .filter(|value| value.user_name() == user && value.account_id() == current.account_id())
         .and_then(|value| value.key_id())
         .filter(|id| Some(*id) != current.key_id())
         .map(str::to_string);
@@ -106,6 +108,7 @@ pub async fn examine<X: Services>(
         version,
         user: &user,
         key_id: &key_id,
+        iam,
     };
     let decision = carry_out::confirm(rotator, &key, decision, facts, options, now).await?;
     carry_out::carry_out(rotator, &key, decision, options, now, report).await

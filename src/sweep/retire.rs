@@ -37,13 +37,19 @@ pub async fn retire<X: Services>(
     };
     let key_id = previous
         .key_id()
-        .filter(|id| Some(*id) != current.key_id() && previous.user_name() == current.user_name())
+        .filter(|id| {
+            Some(*id) != current.key_id()
+                && previous.user_name() == current.user_name()
+                && previous.account_id() == current.account_id()
+        })
         .ok_or_else(no_previous)?
         .to_string();
     let user = current.user_name();
-    rotator.check_scope(&info.arn, user).await?;
-    let Some(key) = rotator
-        .iam()
+    let scoped = rotator
+        .user_in_scope(secret_id, &info.arn, &current)
+        .await?;
+    let Some(key) = scoped
+        .iam
         .list_keys(user)
         .await?
         .into_iter()
@@ -60,11 +66,11 @@ pub async fn retire<X: Services>(
     };
     let mut actions = Vec::new();
     if key.status == KeyStatus::Active {
-        rotator.iam().deactivate_key(user, &key_id).await?;
+        scoped.iam.deactivate_key(user, &key_id).await?;
         actions.push(action(ActionKind::Deactivated, "retired by an operator"));
     }
     let note = if delete {
-        rotator.iam().delete_key(user, &key_id).await?;
+        scoped.iam.delete_key(user, &key_id).await?;
         actions.push(action(ActionKind::Deleted, "retired by an operator"));
         Note::Done
     } else {

@@ -1,6 +1,7 @@
 //! The four steps against in-memory fakes: one scenario per test. `guards` holds the scenarios of
 //! people and other rotations acting around the engine; `races` their interleavings.
 
+mod accounts;
 mod guards;
 mod races;
 

@@ -1,0 +1,97 @@
+//! The account rule: which AWS account's IAM holds a secret's user. A secret's `AccountId` names a
+//! member account of the organization, reached through the role `member-role.yaml` makes there;
+//! without it (or naming the secret's own account) the user is in the function's own account.
+
+use std::ops::Deref;
+
+use crate::engine::Rotator;
+use crate::error::{Error, Result};
+use crate::secret::KeySecret;
+use crate::services::{MemberAccounts, Services};
+
+/// IAM of one account: the function's own, or a member account's, reached for one secret.
+pub enum AccountIam<'a, I> {
+    Own(&'a I),
+    Member(I),
+}
+
+impl<I> Deref for AccountIam<'_, I> {
+    type Target = I;
+
+    fn deref(&self) -> &I {
+        match self {
+            AccountIam::Own(iam) => iam,
+            AccountIam::Member(iam) => iam,
+        }
+    }
+}
+
+impl<X: Services> Rotator<X> {
+    /// IAM of the account that holds `secret`'s user. Callers reach a user's keys through
+    /// [`Rotator::user_in_scope`], which asks here and then checks the user's scope.
+    pub(crate) async fn iam_for(
+        &self,
+        secret_arn: &str,
+        secret: &KeySecret,
+    ) -> Result<AccountIam<'_, X::Iam>> {
+        self.iam_in(secret_arn, secret.account_id()).await
+    }
+
+    /// IAM of `account` (`None`: the function's own), for acting on the user of `secret_arn`.
+    pub(crate) async fn iam_in(
+        &self,
+        secret_arn: &str,
+        account: Option<&str>,
+    ) -> Result<AccountIam<'_, X::Iam>> {
+        match account {
+            Some(account) if Some(account) != account_of(secret_arn) => {
+                let iam = self
+                    .services()
+                    .accounts()
+                    .member_iam(account, secret_arn)
+                    .await?;
+                Ok(AccountIam::Member(iam))
+            }
+            _ => Ok(AccountIam::Own(self.services().iam())),
+        }
+    }
+}
+
+/// The account an ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// The partition an ARN names (`aws`, `aws-cn`, `aws-us-gov`), `aws` if it names none.
+pub fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws")
+}
+
+/// The refusal for a secret naming another account when this function reaches none.
+pub fn no_member_role(secret_arn: &str, account: &str) -> Error {
+    Error::AccountUnreachable {
+        secret: secret_arn.to_string(),
+        account: account.to_string(),
+        reason: format!(
+            "this function reaches no other account. Deploy member-role.yaml in {account} (a StackSet does it for an OU) and set the template parameter MemberRoleName (ROTATOR_MEMBER_ROLE), or remove AccountId if the user is in this account"
+        ),
+        retry: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arn_names_its_account_and_partition() {
+        let arn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:ci-AbCdEf";
+        assert_eq!(account_of(arn), Some("123456789012"));
+        assert_eq!(partition_of(arn), "aws-cn");
+        assert_eq!(account_of("ci-bot"), None);
+        assert_eq!(partition_of("ci-bot"), "aws");
+    }
+}

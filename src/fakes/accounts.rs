@@ -1,0 +1,46 @@
+//! Member accounts in memory: each its own [`FakeIam`]. An account without one refuses, as an
+//! account whose role does not trust the function does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{FakeIam, lock};
+use crate::error::{Error, Result};
+use crate::services::MemberAccounts;
+
+#[derive(Clone, Default)]
+pub struct FakeAccounts {
+    members: Arc<Mutex<HashMap<String, FakeIam>>>,
+    /// Every (account, secret ARN) a session was asked for, in order.
+    pub sessions: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl FakeAccounts {
+    /// Deploys the member role in `account`, whose IAM the returned handle shows.
+    pub fn add(&self, account: &str) -> FakeIam {
+        let iam = FakeIam::member(account);
+        lock(&self.members).insert(account.to_string(), iam.clone());
+        iam
+    }
+
+    pub fn all(&self) -> Vec<FakeIam> {
+        lock(&self.members).values().cloned().collect()
+    }
+}
+
+impl MemberAccounts<FakeIam> for FakeAccounts {
+    async fn member_iam(&self, account: &str, secret_arn: &str) -> Result<FakeIam> {
+        lock(&self.sessions).push((account.to_string(), secret_arn.to_string()));
+        lock(&self.members)
+            .get(account)
+            .cloned()
+            .ok_or_else(|| Error::AccountUnreachable {
+                secret: secret_arn.to_string(),
+                account: account.to_string(),
+                reason: format!(
+                    "could not assume arn:aws:iam::{account}:role/iam-key-rotator-member (AccessDenied: not authorized to perform sts:AssumeRole)"
+                ),
+                retry: false,
+            })
+    }
+}

@@ -1,0 +1,198 @@
+//! Rotating the key of a user in another account of the organization: the same four steps, reached
+//! through the member account's role, and never the function's own account's user of that name.
+
+use serde_json::json;
+
+use super::*;
+use crate::fakes::{FakeAccounts, FakeOrgRotator};
+use crate::services::{Clients, NotSetUp};
+
+const MEMBER: &str = "111122223333";
+
+/// `ci-bot` with one key in the member account, and a same-named `ci-bot` in the function's own
+/// account, which no step may touch.
+struct Org {
+    secrets: FakeSecrets,
+    own: FakeIam,
+    member: FakeIam,
+    accounts: FakeAccounts,
+    rotator: FakeOrgRotator,
+    old_key: String,
+}
+
+impl Org {
+    async fn new(account_named: &str) -> Org {
+        let own = FakeIam::default();
+        own.add_user("ci-bot", "/rotated/");
+        own.create_key("ci-bot").await.unwrap();
+        let accounts = FakeAccounts::default();
+        let member = accounts.add(MEMBER);
+        member.add_user("ci-bot", "/rotated/");
+        let old = member.create_key("ci-bot").await.unwrap();
+        let value = json!({
+            "UserName": "ci-bot",
+            "AccountId": account_named,
+            "AccessKeyId": old.id,
+            "SecretAccessKey": secrecy::ExposeSecret::expose_secret(&old.secret),
+        });
+        let secrets = FakeSecrets::rotation_started(OLD_VERSION, value.to_string(), TOKEN);
+        own.state().writes = 0;
+        member.state().writes = 0;
+        let sts = FakeSts {
+            members: accounts.clone(),
+            ..FakeSts::new(own.clone())
+        };
+        let rotator = Rotator::with_services(
+            Clients {
+                secrets: secrets.clone(),
+                iam: own.clone(),
+                keys: sts,
+                parameters: NotSetUp,
+                github: NotSetUp,
+                accounts: accounts.clone(),
+            },
+            fast_config(),
+        );
+        Org {
+            secrets,
+            own,
+            member,
+            accounts,
+            rotator,
+            old_key: old.id,
+        }
+    }
+
+    async fn rotate(&self) -> Result<(), Error> {
+        for step in Step::ALL {
+            self.rotator.run(&event(step), far_deadline()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_member_accounts_user_is_rotated_there_and_the_same_name_here_is_untouched() {
+    let org = Org::new(MEMBER).await;
+    let own_keys = org.own.keys_of("ci-bot");
+
+    org.rotate().await.unwrap();
+
+    let current: Value =
+        serde_json::from_str(&org.secrets.value_labelled("AWSCURRENT").unwrap()).unwrap();
+    let new_key = current["AccessKeyId"].as_str().unwrap().to_string();
+    assert_eq!(
+        current["AccountId"], MEMBER,
+        "the account stays in the secret"
+    );
+    assert_eq!(
+        org.member.keys_of("ci-bot"),
+        [(org.old_key.clone(), Inactive), (new_key, Active)]
+    );
+    assert_eq!(org.own.keys_of("ci-bot"), own_keys);
+    assert_eq!(
+        org.own.state().writes,
+        0,
+        "nothing written in the own account"
+    );
+    let sessions = org.accounts.sessions.lock().unwrap().clone();
+    assert!(!sessions.is_empty());
+    assert!(
+        sessions.iter().all(|(a, s)| a == MEMBER && s == SECRET),
+        "every session is for the member account, tagged with this secret: {sessions:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_whose_role_does_not_trust_the_function_is_refused_and_nothing_is_made() {
+    let org = Org::new("444455556666").await;
+
+    let err = org.rotate().await.unwrap_err();
+
+    assert!(
+        matches!(&err, Error::AccountUnreachable { account, .. } if account == "444455556666"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("444455556666"), "{err}");
+    assert_eq!(org.own.state().writes + org.member.state().writes, 0);
+    assert_eq!(org.secrets.value_labelled("AWSPENDING"), None);
+}
+
+#[tokio::test]
+async fn the_secrets_own_account_named_as_account_id_is_this_account() {
+    let org = Org::new("123456789012").await;
+    org.own.state().keys.clear();
+    let old = org.own.create_key("ci-bot").await.unwrap();
+    let value = json!({"UserName": "ci-bot", "AccountId": "123456789012", "AccessKeyId": old.id,
+        "SecretAccessKey": secrecy::ExposeSecret::expose_secret(&old.secret)});
+    org.secrets.state().versions[0].value = Some(value.to_string());
+
+    org.rotate().await.unwrap();
+
+    assert_eq!(org.own.keys_of("ci-bot").len(), 2);
+    assert_eq!(org.member.state().writes, 0);
+    assert!(org.accounts.sessions.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_pending_value_naming_another_account_is_refused_before_any_step_acts() {
+    let org = Org::new(MEMBER).await;
+    org.rotator
+        .run(&event(Step::CreateSecret), far_deadline())
+        .await
+        .unwrap();
+    // Someone rewrites the pending value to name the same user in the function's own account.
+    {
+        let mut state = org.secrets.state();
+        let pending = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
+        let mut value: Value = serde_json::from_str(pending.value.as_ref().unwrap()).unwrap();
+        value.as_object_mut().unwrap().remove("AccountId");
+        pending.value = Some(value.to_string());
+    }
+    let fresh = FakeOrgRotator::with_services(
+        Clients {
+            secrets: org.secrets.clone(),
+            iam: org.own.clone(),
+            keys: FakeSts::new(org.own.clone()),
+            parameters: NotSetUp,
+            github: NotSetUp,
+            accounts: org.accounts.clone(),
+        },
+        fast_config(),
+    );
+    let writes = org.own.state().writes + org.member.state().writes;
+
+    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
+        let err = fresh.run(&event(step), far_deadline()).await.unwrap_err();
+        assert!(matches!(err, Error::UserMismatch { .. }), "{step}: {err}");
+        assert!(err.to_string().contains("account 111122223333"), "{err}");
+    }
+    assert_eq!(org.own.state().writes + org.member.state().writes, writes);
+    assert_eq!(org.secrets.labels_of(OLD_VERSION), ["AWSCURRENT"]);
+}
+
+#[tokio::test]
+async fn without_member_accounts_set_up_the_error_says_how_to_reach_one() {
+    let world = World::new().await;
+    {
+        let mut state = world.secrets.state();
+        let current = state
+            .versions
+            .iter_mut()
+            .find(|v| v.id == OLD_VERSION)
+            .unwrap();
+        let mut value: Value = serde_json::from_str(current.value.as_ref().unwrap()).unwrap();
+        value["AccountId"] = json!(MEMBER);
+        current.value = Some(value.to_string());
+    }
+
+    let err = world.run(Step::CreateSecret).await.unwrap_err();
+
+    let message = err.to_string();
+    assert_eq!(err.kind(), "AccountUnreachable");
+    assert!(
+        message.contains("member-role.yaml") && message.contains("MemberRoleName"),
+        "{message}"
+    );
+    assert_eq!(world.writes(), 0);
+}

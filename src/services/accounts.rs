@@ -1,0 +1,15 @@
+//! Member accounts of an AWS Organization, as far as rotation needs them: IAM in another account,
+//! reached through the role the organization deploys there (`member-role.yaml`).
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::services::Iam;
+
+/// Reaches IAM in accounts other than the function's own.
+pub trait MemberAccounts<I: Iam>: Send + Sync {
+    /// IAM in `account`, for acting on the user of the secret `secret_arn` (which the session
+    /// carries as a tag, so the member role can bind itself to users tagged with that secret).
+    fn member_iam(&self, account: &str, secret_arn: &str)
+    -> impl Future<Output = Result<I>> + Send;
+}
