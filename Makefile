@@ -32,7 +32,7 @@ test: venv ## Run every test (unit, moto, faults, soak, CLI, end to end) and cfn
 	rm -rf target/fault-matrix
 	@# nextest runs the test binaries side by side (each with its own moto); cargo test one by one.
 	if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --locked; else cargo test --locked; fi
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml member-role.yaml
 	@echo; echo "Fault matrix (every call point of a rotation, each fault kind, Secrets Manager's retries after):"
 	@cat target/fault-matrix/*.txt
 
@@ -45,7 +45,7 @@ soak: venv ## Run the soak alone, printing its figures; SOAK_SEED=n replays anot
 lint: venv ## cargo fmt --check, clippy with warnings as errors, cfn-lint
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml member-role.yaml
 
 demo: venv ## Rotate a key end to end on a local moto, through the Lambda binary, with a before/after table
 	cargo build --locked --bin iam-key-rotator --bin iam-key-rotator-cli

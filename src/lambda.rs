@@ -27,7 +27,13 @@ pub async fn handle<X: Services>(
         SystemTime::now(),
         Instant::now(),
     );
-    let result = match Invocation::from_json(&invocation.payload) {
+    let parsed = Invocation::from_json(&invocation.payload);
+    // The failure's log line names the secret, so that a search for it finds why its step failed.
+    let secret = match &parsed {
+        Ok(Invocation::Rotation(event)) => Some(event.secret_id.clone()),
+        _ => None,
+    };
+    let result = match parsed {
         Ok(Invocation::Rotation(event)) => {
             let result = rotator.run(&event, deadline).await;
             if let Err(e) = &result {
@@ -52,7 +58,7 @@ pub async fn handle<X: Services>(
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        error!(error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "invocation failed");
+        error!(secret = secret.as_deref().unwrap_or("-"), error_type = e.kind(), error = %e, request_id = %invocation.context.request_id, "invocation failed");
     }
     result
 }

@@ -118,6 +118,62 @@ impl Moto {
         serde_json::from_slice(&out.stdout).expect("JSON")
     }
 
+    /// Runs tests/support/organization.py against this server (an account or an OU, and
+    /// member-role.yaml's roles in it); returns what it prints.
+    pub fn organization(&self, args: &[&str]) -> Value {
+        let out = Command::new(project_root().join(".venv/bin/python"))
+            .arg(project_root().join("tests/support/organization.py"))
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "organization.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    /// The AssumeRole sessions the test server granted to roles whose trust it checked:
+    /// `[{"role", "tags", "external_id"}]`.
+    pub fn sessions(&self) -> Value {
+        let script = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + '/sessions').read().decode())";
+        let out = Command::new(project_root().join(".venv/bin/python"))
+            .args(["-c", script, &self.control_url])
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "GET /control/sessions");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    /// An administrator's view of a member account, through the role Organizations makes in it.
+    pub async fn sdk_config_in(&self, account: &str) -> SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
+        let out = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("test-admin")
+            .send()
+            .await
+            .expect("AssumeRole into the member account");
+        let c = out.credentials().expect("credentials");
+        aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "member-admin",
+            ))
+            .load()
+            .await
+    }
+
     /// The command-line tool, pointed at this server.
     pub fn cli(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_iam-key-rotator-cli"));

@@ -424,15 +424,20 @@ def listing_control(command: dict) -> None:
 class Control(BaseHTTPRequestHandler):
     """POST /control with {"op": ...}: what AWS has but moto cannot be told through its API.
     Ops named github_* go to this server's fake GitHub (self.server.github), and
-    GET /control/github answers its state."""
+    GET /control/github answers its state; GET /control/sessions lists the AssumeRole sessions
+    granted to roles whose trust was checked (trust_as_aws)."""
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
-        if self.path != "/control/github":
+        if self.path == "/control/github":
+            state = self.server.github.state()
+        elif self.path == "/control/sessions":
+            state = ASSUMED_SESSIONS
+        else:
             return self.send_error(404)
-        body = json.dumps(self.server.github.state()).encode()
+        body = json.dumps(state).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -553,6 +558,89 @@ def enforce_auth(session: dict, template_parameters: dict) -> dict:
     return keys
 
 
+FUNCTION_ROLE = "rotation-function-role"
+
+
+def trust_as_aws() -> None:
+    """Makes AssumeRole check the role's trust policy, as AWS does and moto does not: the role must
+    exist, a statement must let the caller assume it (its account root, or, for the default
+    credentials the function runs with here, the function's role), with the ExternalId it names,
+    and session tags need a statement allowing sts:TagSession whose conditions they meet."""
+    import fnmatch
+
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.responses import TokenResponse
+
+    original = TokenResponse.assume_role
+
+    def principals_of(statement):
+        principal = statement.get("Principal", {})
+        names = principal.get("AWS", []) if isinstance(principal, dict) else [principal]
+        return [names] if isinstance(names, str) else names
+
+    def allows(statement, action, caller):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        return (statement.get("Effect") == "Allow" and action in actions
+                and any(p in caller for p in principals_of(statement)))
+
+    def assume_role(self):
+        role_arn = self._get_param("RoleArn") or ""
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        name = role_arn.rsplit("/", 1)[-1]
+        caller_account = self.current_account
+        caller = {caller_account, f"arn:aws:iam::{caller_account}:root"}
+        # moto reads the default credentials ("test") as AKIAEXAMPLE: the function's role here.
+        if self.get_access_key() in ("test", "AKIAEXAMPLE", None) and caller_account == DEFAULT_ACCOUNT:
+            caller.add(f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/{FUNCTION_ROLE}")
+        shown = max(caller, key=len)  # the function's role when it is the caller, else the account root
+        denied = STSClientError(
+            "AccessDenied",
+            f"User: {shown} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        role = next((r for r in iam_backends[account]["global"].roles.values() if r.name == name), None) \
+            if account else None
+        if role is None:
+            if name == "OrganizationAccountAccessRole":
+                return original(self)  # Organizations makes it with each account, trusting the management account
+            raise denied
+        statements = json.loads(role.assume_role_policy_document).get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        external_id = self._get_param("ExternalId")
+
+        def condition_met(statement):
+            wanted = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+            return wanted is None or wanted == external_id
+
+        if not any(allows(st, "sts:AssumeRole", caller) and condition_met(st) for st in statements):
+            raise denied
+        tags = {tag["Key"]: tag["Value"] for tag in self._get_param("Tags") or []}
+
+        def tags_allowed(statement):
+            conditions = statement.get("Condition", {})
+            for key, pattern in conditions.get("StringLike", {}).items():
+                if key.startswith("aws:RequestTag/") and not fnmatch.fnmatchcase(
+                        tags.get(key.split("/", 1)[1], ""), pattern):
+                    return False
+            allowed_keys = conditions.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+            if allowed_keys is not None:
+                allowed_keys = [allowed_keys] if isinstance(allowed_keys, str) else allowed_keys
+                if any(k not in allowed_keys for k in tags):
+                    return False
+            return True
+
+        if tags and not any(allows(st, "sts:TagSession", caller) and tags_allowed(st) for st in statements):
+            raise STSClientError(
+                "AccessDenied", f"not authorized to perform: sts:TagSession on resource: {role_arn}")
+        ASSUMED_SESSIONS.append({"role": role_arn, "tags": tags, "external_id": external_id})
+        return original(self)
+
+    TokenResponse.assume_role = assume_role
+
+
+ASSUMED_SESSIONS = []  # every session AssumeRole granted to a role it checked, for GET /control/sessions
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--function-binary", help="the rotation function's bootstrap binary")
@@ -578,6 +666,7 @@ def start(args):
         last_use_as_aws()
         audit_sees_as_aws()
         listing_as_of_a_moment_ago()
+        trust_as_aws()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     # Each server its own GitHub: the benchmark starts several in one process.
@@ -601,7 +690,7 @@ def start(args):
     session = dict(endpoint_url=endpoint, region_name=REGION,
                    aws_access_key_id="test", aws_secret_access_key="test")
     role = boto3.client("iam", **session).create_role(
-        RoleName="rotation-function-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        RoleName=FUNCTION_ROLE, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("bootstrap", "")

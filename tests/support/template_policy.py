@@ -1,67 +1,112 @@
-"""The rotation function's IAM policy, read from template.yaml as CloudFormation would resolve it.
+"""IAM policies read from the project's templates as CloudFormation would resolve them: the rotation
+function's policy in template.yaml, and a role's trust and inline policies in member-role.yaml.
 
-Only what the template's policy uses is resolved: Fn::Sub and Ref over pseudo parameters and the
-parameters (their defaults, or the values given), and each optional statement (an Fn::If) by its
-condition, as CloudFormation decides it: Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition.
+Only what the templates' policies use is resolved: Ref over pseudo parameters and the parameters
+(their defaults, or the values given), Fn::Sub (both forms, `${!x}` kept literal), Fn::Select,
+Fn::Split, and Fn::If by its condition, as CloudFormation decides it (Fn::Equals, Fn::Not, Fn::And,
+Fn::Or, Condition), an AWS::NoValue branch dropping its key or list item.
 """
 
 import json
 import re
 import sys
-from pathlib import Path
 
 from cfnlint.decode import decode
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
+NO_VALUE = object()
 
 
-def function_policy(template_path: str, overrides: dict | None = None) -> dict:
-    template, problems = decode(template_path)
-    if problems:
-        raise SystemExit(f"cannot read {template_path}: {problems}")
-    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    values.update(overrides or {})
-    values.update({"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
-                   "AWS::URLSuffix": "amazonaws.com"})
+class Resolver:
+    def __init__(self, template_path: str, overrides: dict | None = None, account: str = ACCOUNT):
+        template, problems = decode(template_path)
+        if problems:
+            raise SystemExit(f"cannot read {template_path}: {problems}")
+        self.template = template
+        self.values = {name: str(spec.get("Default", ""))
+                       for name, spec in template.get("Parameters", {}).items()}
+        self.values.update(overrides or {})
+        self.values.update({"AWS::AccountId": account, "AWS::Region": REGION,
+                            "AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"})
+        self.conditions = template.get("Conditions", {})
 
-    conditions = template.get("Conditions", {})
-
-    def holds(node):
+    def holds(self, node) -> bool:
+        if isinstance(node, str):
+            return self.holds(self.conditions[node])
         if isinstance(node, dict) and len(node) == 1:
             (name, arg), = node.items()
             if name == "Fn::Equals":
-                return resolve(arg[0]) == resolve(arg[1])
+                return self.resolve(arg[0]) == self.resolve(arg[1])
             if name == "Fn::Not":
-                return not holds(arg[0])
+                return not self.holds(arg[0])
             if name == "Fn::And":
-                return all(holds(a) for a in arg)
+                return all(self.holds(a) for a in arg)
             if name == "Fn::Or":
-                return any(holds(a) for a in arg)
+                return any(self.holds(a) for a in arg)
             if name == "Condition":
-                return holds(conditions[arg])
+                return self.holds(self.conditions[arg])
         raise SystemExit(f"cannot decide the condition {node}")
 
-    def resolve(node):
-        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in values:
-            return values[node["Ref"]]
-        if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
-            return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], node["Fn::Sub"])
+    def substitute(self, text: str, extra: dict) -> str:
+        def one(match):
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in extra:
+                return str(extra[name])
+            return str(self.values.get(name, match.group(0)))
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (name, arg), = node.items()
+            if name == "Ref":
+                # A resource's Ref is the deployment's business: left as it is.
+                return NO_VALUE if arg == "AWS::NoValue" else self.values.get(arg, node)
+            if name == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.resolve(when_true if self.holds(condition) else when_false)
+            if name == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                return self.substitute(text, {k: self.resolve(v) for k, v in extra.items()})
+            if name == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if name == "Fn::Split":
+                return self.resolve(arg[1]).split(arg[0])
         if isinstance(node, dict):
-            return {key: resolve(value) for key, value in node.items()}
+            resolved = {key: self.resolve(value) for key, value in node.items()}
+            return {key: value for key, value in resolved.items() if value is not NO_VALUE}
         if isinstance(node, list):
-            return [resolve(item) for item in node]
+            return [item for item in map(self.resolve, node) if item is not NO_VALUE]
         return node
 
-    policies = template["Resources"]["RotationFunction"]["Properties"]["Policies"]
-    documents = []
-    for p in policies:
-        if isinstance(p, dict) and "Fn::If" in p:
-            name, when_true, when_false = p["Fn::If"]
-            p = when_true if holds(conditions[name]) else when_false
-        if isinstance(p, dict) and "Statement" in p:
-            documents.append(p)
-    statements = [statement for document in documents for statement in resolve(document)["Statement"]]
+    def resource(self, logical_id: str):
+        """A resource's properties, or None when its Condition does not hold."""
+        resource = self.template["Resources"][logical_id]
+        if "Condition" in resource and not self.holds(resource["Condition"]):
+            return None
+        return self.resolve(resource.get("Properties", {}))
+
+
+def function_policy(template_path: str, overrides: dict | None = None) -> dict:
+    """template.yaml's rotation function policy, as one document."""
+    properties = Resolver(template_path, overrides).resource("RotationFunction")
+    statements = [statement for document in properties["Policies"] for statement in document["Statement"]]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def role_documents(template_path: str, logical_id: str, overrides: dict | None = None,
+                   account: str = ACCOUNT) -> dict | None:
+    """An AWS::IAM::Role's RoleName, trust policy and inline policies, as deployed in `account`;
+    None when the template would not make it."""
+    properties = Resolver(template_path, overrides, account).resource(logical_id)
+    if properties is None:
+        return None
+    return {
+        "RoleName": properties["RoleName"],
+        "AssumeRolePolicyDocument": properties["AssumeRolePolicyDocument"],
+        "Policies": {p["PolicyName"]: p["PolicyDocument"] for p in properties.get("Policies", [])},
+    }
 
 
 if __name__ == "__main__":

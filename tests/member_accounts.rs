@@ -1,0 +1,323 @@
+//! Keys of users in other accounts of the organization, rotated by the Lambda binary through the
+//! role member-role.yaml makes there. The test server checks each role's trust policy (who may
+//! assume it, with which external id and session tags) as AWS does; moto alone does not.
+
+mod support;
+
+use std::sync::OnceLock;
+
+use aws_sdk_iam::types::Tag;
+use serde_json::{Value, json};
+use support::{Moto, project_root, unique};
+
+const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/rotation-function-role";
+const EXTERNAL_ID: &str = "acme-rotation";
+
+/// A server whose function is the built binary, set to reach member accounts through their role.
+fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let log = std::env::temp_dir().join(format!(
+            "iam-key-rotator-members-{}.log",
+            std::process::id()
+        ));
+        Moto::start(&[
+            "--function-binary",
+            env!("CARGO_BIN_EXE_iam-key-rotator"),
+            "--function-log",
+            log.to_str().unwrap(),
+            "--function-env",
+            "ROTATOR_USER_PATH_PREFIX=/rotated/",
+            "--function-env",
+            "ROTATOR_USER_TAG=iam-key-rotator:secret",
+            "--function-env",
+            "ROTATOR_MEMBER_ROLE=iam-key-rotator-member",
+            "--function-env",
+            &format!("ROTATOR_MEMBER_EXTERNAL_ID={EXTERNAL_ID}"),
+        ])
+    })
+}
+
+/// A new member account; `trusted` is the principal its member role trusts (None: no role).
+fn member_account(trusted: Option<&str>, external_id: &str) -> String {
+    let mut args = vec!["account".to_string(), unique("team")];
+    if let Some(trusted) = trusted {
+        args.push("--member-role".into());
+        args.push(json!({"RotatorRoleArn": trusted, "ExternalId": external_id}).to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    moto().organization(&args)["account_id"]
+        .as_str()
+        .expect("an account id")
+        .to_string()
+}
+
+/// A user with one key in `account`, and a secret here naming it, bound to the user by its tag
+/// unless `bound_to` names another secret.
+struct MemberBed {
+    account: String,
+    iam: aws_sdk_iam::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    user: String,
+    secret_name: String,
+    secret_arn: String,
+    first_key: String,
+}
+
+impl MemberBed {
+    async fn new(account: &str, path: &str, bound_to: Option<&str>) -> MemberBed {
+        let moto = moto();
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config_in(account).await);
+        let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        let user = unique("deployer");
+        iam.create_user()
+            .user_name(&user)
+            .path(path)
+            .send()
+            .await
+            .expect("CreateUser");
+        let key = iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        let key = key.access_key().expect("a key");
+        let value = json!({"UserName": user, "AccountId": account, "AccessKeyId": key.access_key_id(),
+            "SecretAccessKey": key.secret_access_key()});
+        let secret_name = format!("iam-keys/{}", unique("member"));
+        let secret_arn = sm
+            .create_secret()
+            .name(&secret_name)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .expect("arn")
+            .to_string();
+        let tag = Tag::builder()
+            .key("iam-key-rotator:secret")
+            .value(bound_to.unwrap_or(&secret_arn))
+            .build()
+            .expect("a tag");
+        iam.tag_user()
+            .user_name(&user)
+            .tags(tag)
+            .send()
+            .await
+            .expect("TagUser");
+        MemberBed {
+            account: account.to_string(),
+            iam,
+            sm,
+            user,
+            secret_name,
+            secret_arn,
+            first_key: key.access_key_id().to_string(),
+        }
+    }
+
+    async fn rotate(&self) -> Result<(), String> {
+        self.sm
+            .rotate_secret()
+            .secret_id(&self.secret_arn)
+            .rotation_lambda_arn(&moto().rotation_lambda_arn)
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(90)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    async fn keys(&self) -> Vec<(String, String)> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(&self.user)
+            .send()
+            .await
+            .expect("ListAccessKeys");
+        let mut keys: Vec<(String, String)> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                let status = k
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                (k.access_key_id().unwrap_or_default().to_string(), status)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    async fn current(&self) -> Value {
+        let out = self
+            .sm
+            .get_secret_value()
+            .secret_id(&self.secret_arn)
+            .send()
+            .await
+            .expect("GetSecretValue");
+        serde_json::from_str(out.secret_string().expect("a string")).expect("JSON")
+    }
+}
+
+/// The function's log lines about one secret or its user (moto names a secret by name, AWS by ARN).
+fn log_of(bed: &MemberBed) -> String {
+    let log = std::env::temp_dir().join(format!(
+        "iam-key-rotator-members-{}.log",
+        std::process::id()
+    ));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.contains(&bed.secret_name) || l.contains(&bed.secret_arn) || l.contains(&bed.user)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_member_accounts_key_is_rotated_there_through_its_role() {
+    let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
+    let bed = MemberBed::new(&account, "/rotated/", None).await;
+
+    bed.rotate().await.expect("RotateSecret");
+
+    let current = bed.current().await;
+    let new_key = current["AccessKeyId"]
+        .as_str()
+        .expect("a key id")
+        .to_string();
+    assert_ne!(new_key, bed.first_key);
+    assert_eq!(current["AccountId"], account.as_str());
+    let mut expected = vec![
+        (bed.first_key.clone(), "Inactive".to_string()),
+        (new_key.clone(), "Active".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(
+        bed.keys().await,
+        expected,
+        "the old key is deactivated there too (ROTATOR_DEACTIVATE_AFTER is 0 here)"
+    );
+
+    // The new key signs as the member account's user.
+    let config = moto()
+        .sdk_config_as(
+            &new_key,
+            current["SecretAccessKey"].as_str().expect("a secret"),
+        )
+        .await;
+    let me = aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("STS");
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{account}:user/rotated/{}", bed.user).as_str())
+    );
+
+    // No user of that name was made or touched in the function's own account.
+    let own = aws_sdk_iam::Client::new(&moto().sdk_config().await);
+    assert!(own.get_user().user_name(&bed.user).send().await.is_err());
+
+    // Every session named this secret and gave the external id.
+    let sessions = moto().sessions();
+    let ours: Vec<&Value> = sessions
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|s| s["tags"]["iam-key-rotator-secret"] == bed.secret_arn.as_str())
+        .collect();
+    assert!(!ours.is_empty(), "{sessions}");
+    for session in ours {
+        assert_eq!(
+            session["role"],
+            format!("arn:aws:iam::{account}:role/iam-key-rotator-member")
+        );
+        assert_eq!(session["external_id"], EXTERNAL_ID);
+    }
+}
+
+#[tokio::test]
+async fn an_account_whose_role_does_not_trust_the_function_is_refused_and_nothing_changes() {
+    for (why, account) in [
+        ("no member role", member_account(None, "")),
+        (
+            "trusts another role",
+            member_account(
+                Some("arn:aws:iam::123456789012:role/someone-else"),
+                EXTERNAL_ID,
+            ),
+        ),
+        (
+            "asks another external id",
+            member_account(Some(FUNCTION_ROLE), "another-id"),
+        ),
+    ] {
+        let bed = MemberBed::new(&account, "/rotated/", None).await;
+
+        assert!(
+            bed.rotate().await.is_err(),
+            "{why}: RotateSecret reports the failed step"
+        );
+
+        assert_eq!(
+            bed.keys().await,
+            [(bed.first_key.clone(), "Active".to_string())],
+            "{why}"
+        );
+        assert_eq!(
+            bed.current().await["AccessKeyId"],
+            bed.first_key.as_str(),
+            "{why}"
+        );
+        let log = log_of(&bed);
+        assert!(
+            log.contains("AccountUnreachable") && log.contains(&bed.account),
+            "{why}: {log}"
+        );
+        assert!(
+            log.contains("member-role.yaml"),
+            "{why}: the error says what to do: {log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_scope_rule_holds_in_a_member_account() {
+    let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
+    let other_secret =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-keys/someone-else-AbCdEf";
+    for (why, path, bound_to) in [
+        ("a user outside the path", "/", None),
+        (
+            "a user bound to another secret",
+            "/rotated/",
+            Some(other_secret),
+        ),
+    ] {
+        let bed = MemberBed::new(&account, path, bound_to).await;
+
+        assert!(bed.rotate().await.is_err(), "{why}");
+
+        assert_eq!(
+            bed.keys().await,
+            [(bed.first_key.clone(), "Active".to_string())],
+            "{why}"
+        );
+        let log = log_of(&bed);
+        assert!(log.contains("UserOutOfScope"), "{why}: {log}");
+    }
+    assert!(project_root().join("member-role.yaml").exists());
+}
