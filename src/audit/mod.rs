@@ -6,11 +6,13 @@
 mod checks;
 mod credential_report;
 mod matching;
+pub mod organization;
 mod render;
 mod secrets;
+pub mod security_hub;
 mod unseen;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
@@ -23,6 +25,10 @@ use crate::services::{Iam, Services};
 pub use checks::{Controls, Finding, KeyRef, KnownKey, Managed, Seen, Severity};
 pub use credential_report::{UserRow, parse};
 pub use render::{to_csv, to_html, to_text};
+
+/// A user carrying this tag (any value) gets no audit finding: an accepted exception, such as a
+/// break-glass user, that a team records on the user itself.
+pub const EXEMPT_TAG: &str = "iam-key-rotator:exempt";
 
 /// How long to wait for IAM to generate the report before giving up.
 const REPORT_WAIT: Duration = Duration::from_secs(120);
@@ -73,6 +79,9 @@ pub struct Summary {
     pub by_severity: BTreeMap<&'static str, usize>,
     pub by_check: BTreeMap<&'static str, usize>,
     pub report_age_hours: Option<u64>,
+    /// Users whose findings were left out: they carry [`EXEMPT_TAG`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempt_users: Vec<String>,
 }
 
 impl Audit {
@@ -102,18 +111,33 @@ pub async fn audit<X: Services>(
             (report.generated, report.csv)
         }
     };
+    let prefix = &rotator.config().secret_name_prefix;
+    let held = secrets::read(rotator.secrets(), prefix).await?;
+    let report = Report { generated_at, csv };
+    audit_account(rotator, rotator.own_iam(), &held, report, now, &progress).await
+}
+
+/// A credential report's text and when AWS made it.
+struct Report {
+    generated_at: Option<SystemTime>,
+    csv: String,
+}
+
+/// Audits one account, whose IAM is `iam` and whose users' secrets `held` tells, from `report`.
+/// Users tagged [`EXEMPT_TAG`] get no finding.
+async fn audit_account<X: Services, I: Iam>(
+    rotator: &Rotator<X>,
+    iam: &I,
+    held: &secrets::SecretKeys,
+    report: Report,
+    now: SystemTime,
+    progress: &impl Fn(&str),
+) -> Result<Audit> {
+    let Report { generated_at, csv } = report;
     let rows = credential_report::parse(&csv).map_err(Error::InvalidCredentialReport)?;
     progress(&format!("read the credential report: {} users", rows.len()));
     let prefix = &rotator.config().secret_name_prefix;
-    let held = secrets::read(rotator.secrets(), prefix).await?;
-    let looked = matching::look_up(
-        rotator.secrets(),
-        rotator.own_iam(),
-        &rows,
-        &held,
-        generated_at,
-    )
-    .await?;
+    let looked = matching::look_up(rotator.secrets(), iam, &rows, held, generated_at).await?;
     let mut seen = Seen {
         function_arn: held.function_arn.clone(),
         unreadable: held.unreadable.iter().map(|u| u.name.clone()).collect(),
@@ -141,12 +165,35 @@ pub async fn audit<X: Services>(
     }
     let mut findings = checks::check_seen(&rows, &seen, now);
     findings.extend(unseen::findings(&rows, &looked, &held.unreadable, prefix));
+    let exempt = exempt_users(iam, &findings).await?;
+    findings.retain(|f| !exempt.contains(&f.user));
     checks::sort(&mut findings);
     let stale = looked
         .into_iter()
         .filter_map(|(user, keys)| Some((user, keys.stale?)))
         .collect();
-    Ok(assemble(rows, &seen, stale, findings, generated_at, now))
+    let mut audit = assemble(rows, &seen, stale, findings, generated_at, now);
+    audit.summary.exempt_users = exempt.into_iter().collect();
+    Ok(audit)
+}
+
+/// The users with findings who carry [`EXEMPT_TAG`] (GetUser, once per such user; the report
+/// carries no tags). The root row is never exempt.
+async fn exempt_users<I: Iam>(iam: &I, findings: &[Finding]) -> Result<BTreeSet<String>> {
+    let users: BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f.user.as_str())
+        .filter(|u| *u != credential_report::ROOT)
+        .collect();
+    let mut exempt = BTreeSet::new();
+    for name in users {
+        if let Some(user) = iam.user(name).await?
+            && user.tags.iter().any(|(k, _)| k == EXEMPT_TAG)
+        {
+            exempt.insert(name.to_string());
+        }
+    }
+    Ok(exempt)
 }
 
 /// GenerateCredentialReport until it is ready (backing off, within [`REPORT_WAIT`]), then the report.
@@ -268,3 +315,6 @@ fn serialize_time<S: Serializer>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod org_tests;

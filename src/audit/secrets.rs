@@ -34,11 +34,25 @@ pub struct Unreadable {
 
 #[derive(Debug, Clone, Default)]
 pub struct SecretKeys {
-    /// User name → the keys its secrets name.
+    /// User name → the keys its secrets name, for users of the account the secrets live in.
     pub by_user: HashMap<String, Vec<Named>>,
+    /// The same for users of other accounts (a secret's `AccountId`), by account.
+    pub by_member: HashMap<String, HashMap<String, Vec<Named>>>,
     pub unreadable: Vec<Unreadable>,
     /// The rotation function most secrets use, for the remedies.
     pub function_arn: String,
+}
+
+impl SecretKeys {
+    /// What the secrets say of the users of a member account, as if that were their own account.
+    pub fn of_member(&self, account: &str) -> SecretKeys {
+        SecretKeys {
+            by_user: self.by_member.get(account).cloned().unwrap_or_default(),
+            by_member: HashMap::new(),
+            unreadable: self.unreadable.clone(),
+            function_arn: self.function_arn.clone(),
+        }
+    }
 }
 
 /// Reads every secret under `prefix` (ListSecrets, then BatchGetSecretValue 20 at a time).
@@ -60,6 +74,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
 
     let batch = secrets.current_values(prefix).await?;
     let mut by_user: HashMap<String, Vec<Named>> = HashMap::new();
+    let mut by_member: HashMap<String, HashMap<String, Vec<Named>>> = HashMap::new();
     for value in batch.values {
         // A value that is not a key secret names no key; the rotation refuses it on its own.
         let Ok(secret) = KeySecret::parse(value.text.expose_secret()) else {
@@ -69,12 +84,12 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
             continue;
         };
         // A user of another account is not this account's user of that name.
-        if secret
-            .account_id()
-            .is_some_and(|a| Some(a) != crate::accounts::account_of(&value.arn))
-        {
-            continue;
-        }
+        let users = match secret.account_id() {
+            Some(account) if Some(account) != crate::accounts::account_of(&value.arn) => {
+                by_member.entry(account.to_string()).or_default()
+            }
+            _ => &mut by_user,
+        };
         let summary = by_arn.get(value.arn.as_str());
         let last_rotated = summary.and_then(|s| s.last_rotated);
         let managed = Managed {
@@ -87,7 +102,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
                 Err(why) => vec![format!("unreadable Destinations: {why}")],
             },
         };
-        by_user
+        users
             .entry(secret.user_name().to_string())
             .or_default()
             .push(Named {
@@ -112,6 +127,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
         .collect();
     Ok(SecretKeys {
         by_user,
+        by_member,
         unreadable,
         function_arn,
     })

@@ -1,8 +1,9 @@
-//! Member accounts through STS AssumeRole: the role `member-role.yaml` makes in each account,
-//! assumed with the secret's ARN as a session tag, one IAM client per (account, secret), kept
-//! until shortly before its credentials expire.
+//! Member accounts through STS AssumeRole: the roles `member-role.yaml` makes in each account,
+//! the rotation role assumed with the secret's ARN as a session tag (one session per account and
+//! secret), the audit role without; each session kept until shortly before it expires.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -49,49 +50,38 @@ impl AssumedRoles {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn assume(&self, role: &str, account: &str, secret_arn: &str) -> Result<IamClient> {
-        let role_arn = format!(
-            "arn:{}:iam::{account}:role/{role}",
-            partition_of(secret_arn)
-        );
-        let unreachable = |reason: String, retry: bool| Error::AccountUnreachable {
-            secret: secret_arn.to_string(),
-            account: account.to_string(),
-            reason,
-            retry,
-        };
-        let tag = Tag::builder()
-            .key(SECRET_SESSION_TAG)
-            .value(secret_arn)
-            .build()
-            .map_err(|e| unreachable(e.to_string(), false))?;
-        let out = self
+    /// A session of `role_arn` (with the secret's ARN as session tag when given), as IAM's client.
+    async fn assume(
+        &self,
+        role_arn: &str,
+        external_id: Option<&str>,
+        secret_arn: Option<&str>,
+    ) -> Result<(IamClient, SystemTime)> {
+        let mut request = self
             .sts
             .assume_role()
-            .role_arn(&role_arn)
+            .role_arn(role_arn)
             .role_session_name("iam-key-rotator")
             .duration_seconds(SESSION.as_secs() as i32)
-            .set_external_id(self.settings.external_id.clone())
-            .tags(tag)
+            .set_external_id(external_id.map(str::to_string));
+        if let Some(secret_arn) = secret_arn {
+            let tag = Tag::builder()
+                .key(SECRET_SESSION_TAG)
+                .value(secret_arn)
+                .build()
+                .map_err(|e| Error::InvalidConfig(e.to_string()))?;
+            request = request.tags(tag);
+        }
+        let out = request
             .send()
             .await
-            .map_err(|e| {
-                let err = aws_error("AssumeRole", e);
-                let retry = err.remedy() == Remedy::Retry;
-                let external_id = match &self.settings.external_id {
-                    Some(_) => format!(" with the external id {MEMBER_EXTERNAL_ID_VAR} gives"),
-                    None => String::new(),
-                };
-                unreachable(
-                    format!(
-                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{external_id}), or correct AccountId in the secret"
-                    ),
-                    retry,
-                )
-            })?;
-        let session = out
-            .credentials()
-            .ok_or_else(|| unreachable("AssumeRole answered without credentials".into(), true))?;
+            .map_err(|e| aws_error("AssumeRole", e))?;
+        let session = out.credentials().ok_or_else(|| Error::Aws {
+            operation: "AssumeRole",
+            code: None,
+            status: None,
+            message: "AssumeRole answered without credentials".into(),
+        })?;
         let expires = SystemTime::try_from(*session.expiration())
             .unwrap_or_else(|_| SystemTime::now() + SESSION);
         let credentials = Credentials::new(
@@ -99,23 +89,38 @@ impl AssumedRoles {
             session.secret_access_key(),
             Some(session.session_token().to_string()),
             Some(expires),
-            "iam-key-rotator-member-role",
+            "iam-key-rotator-member-account",
         );
         let config = self
             .sdk
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .build();
-        let iam = IamClient::new(&config);
-        let mut sessions = self.sessions();
+        Ok((IamClient::new(&config), expires))
+    }
+
+    /// The cached session under `key`, or a new one from `assume`.
+    async fn session(
+        &self,
+        key: (String, String),
+        assume: impl Future<Output = Result<(IamClient, SystemTime)>>,
+    ) -> Result<IamClient> {
         let now = SystemTime::now();
+        if let Some((iam, until)) = self.sessions().get(&key)
+            && *until > now + MARGIN
+        {
+            return Ok(iam.clone());
+        }
+        let (iam, until) = assume.await?;
+        let mut sessions = self.sessions();
         sessions.retain(|_, (_, until)| *until > now + MARGIN);
-        sessions.insert(
-            (account.to_string(), secret_arn.to_string()),
-            (iam.clone(), expires),
-        );
+        sessions.insert(key, (iam.clone(), until));
         Ok(iam)
     }
+}
+
+fn role_arn(partition: &str, account: &str, role: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/{role}")
 }
 
 impl MemberAccounts<IamClient> for AssumedRoles {
@@ -123,12 +128,36 @@ impl MemberAccounts<IamClient> for AssumedRoles {
         let Some(role) = &self.settings.role else {
             return Err(no_member_role(secret_arn, account));
         };
+        let role_arn = role_arn(partition_of(secret_arn), account, role);
+        let external_id = self.settings.external_id.as_deref();
         let key = (account.to_string(), secret_arn.to_string());
-        if let Some((iam, until)) = self.sessions().get(&key)
-            && *until > SystemTime::now() + MARGIN
-        {
-            return Ok(iam.clone());
-        }
-        self.assume(role, account, secret_arn).await
+        self.session(key, self.assume(&role_arn, external_id, Some(secret_arn)))
+            .await
+            .map_err(|err| {
+                let asks = match external_id {
+                    Some(_) => format!(" with the external id {MEMBER_EXTERNAL_ID_VAR} gives"),
+                    None => String::new(),
+                };
+                Error::AccountUnreachable {
+                    secret: secret_arn.to_string(),
+                    account: account.to_string(),
+                    retry: err.remedy() == Remedy::Retry,
+                    reason: format!(
+                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{asks}), or correct AccountId in the secret"
+                    ),
+                }
+            })
+    }
+
+    async fn audit_iam(&self, account: &str, role: &str) -> Result<IamClient> {
+        // The audit's own partition: the one its region lies in, as the function's own role's.
+        let partition = match self.sdk.region().map(|r| r.as_ref()) {
+            Some(r) if r.starts_with("cn-") => "aws-cn",
+            Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
+        };
+        let role_arn = role_arn(partition, account, role);
+        let key = (account.to_string(), format!("audit:{role}"));
+        self.session(key, self.assume(&role_arn, None, None)).await
     }
 }

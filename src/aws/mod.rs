@@ -4,7 +4,9 @@
 mod accounts;
 mod functions;
 mod iam;
+mod organizations;
 mod secrets_manager;
+mod security_hub;
 mod ssm;
 mod sts;
 
@@ -20,7 +22,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use accounts::{AssumedRoles, SECRET_SESSION_TAG};
 pub use functions::LambdaFunctions;
 pub use iam::IamClient;
+pub use organizations::Organization;
 pub use secrets_manager::SecretsManagerClient;
+pub use security_hub::SecurityHub;
 pub use ssm::SsmParameters;
 pub use sts::StsKeyChecker;
 

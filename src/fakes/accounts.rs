@@ -23,6 +23,11 @@ impl FakeAccounts {
         iam
     }
 
+    /// Takes the roles out of `account`, as if member-role.yaml were never deployed there.
+    pub fn remove(&self, account: &str) {
+        lock(&self.members).remove(account);
+    }
+
     pub fn all(&self) -> Vec<FakeIam> {
         lock(&self.members).values().cloned().collect()
     }
@@ -41,6 +46,20 @@ impl MemberAccounts<FakeIam> for FakeAccounts {
                     "could not assume arn:aws:iam::{account}:role/iam-key-rotator-member (AccessDenied: not authorized to perform sts:AssumeRole)"
                 ),
                 retry: false,
+            })
+    }
+
+    async fn audit_iam(&self, account: &str, role: &str) -> Result<FakeIam> {
+        lock(&self.members)
+            .get(account)
+            .cloned()
+            .ok_or_else(|| Error::Aws {
+                operation: "AssumeRole",
+                code: Some("AccessDenied".into()),
+                status: Some(403),
+                message: format!(
+                    "not authorized to perform sts:AssumeRole on arn:aws:iam::{account}:role/{role}"
+                ),
             })
     }
 }

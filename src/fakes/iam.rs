@@ -118,6 +118,41 @@ impl FakeIam {
         })
     }
 
+    /// Writes the credential report IAM would generate now from the users and keys (for the
+    /// audit's tests: users made long ago, no password).
+    pub fn refresh_report(&self) {
+        let date = |t: Option<SystemTime>| match t {
+            Some(t) => humantime::format_rfc3339_seconds(t).to_string(),
+            None => "N/A".to_string(),
+        };
+        let long_ago = SystemTime::now() - std::time::Duration::from_secs(400 * 86_400);
+        let mut csv = String::from(
+            "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\n",
+        );
+        let mut state = self.state();
+        for user in &state.users {
+            let keys: Vec<&FakeKey> = state.keys.iter().filter(|k| k.user == user.name).collect();
+            let slot = |i: usize| match keys.get(i) {
+                Some(k) => format!(
+                    "{},{},{}",
+                    k.info.status == KeyStatus::Active,
+                    date(k.info.created),
+                    date(k.last_used)
+                ),
+                None => "false,N/A,N/A".to_string(),
+            };
+            csv.push_str(&format!(
+                "{},{},{},false,N/A,false,{},{}\n",
+                user.name,
+                user.arn,
+                date(Some(long_ago)),
+                slot(0),
+                slot(1)
+            ));
+        }
+        state.report = Some(csv);
+    }
+
     /// The user's keys as `(id, status)`, oldest first.
     pub fn keys_of(&self, user: &str) -> Vec<(String, KeyStatus)> {
         self.state()

@@ -2,12 +2,13 @@
 //! state, so a test keeps one to arrange and inspect while the rotator holds another.
 //!
 //! `secrets.rs` is Secrets Manager, `iam.rs` IAM, `sts.rs` STS, `destinations.rs` SSM and GitHub,
-//! `accounts.rs` an organization's member accounts;
+//! `accounts.rs` an organization's member accounts, `organization.rs` its tree and Security Hub;
 //! [`Gate`] pauses one handle's calls.
 
 mod accounts;
 mod destinations;
 mod iam;
+mod organization;
 mod secrets;
 mod sts;
 
@@ -21,6 +22,7 @@ use crate::error::Error;
 pub use accounts::FakeAccounts;
 pub use destinations::{FakeGitHub, FakeParameters};
 pub use iam::FakeIam;
+pub use organization::{FakeHub, FakeOrganization};
 pub use secrets::{FakeSecrets, FakeVersion};
 pub use sts::FakeSts;
 

@@ -1,5 +1,5 @@
-//! Member accounts of an AWS Organization, as far as rotation needs them: IAM in another account,
-//! reached through the role the organization deploys there (`member-role.yaml`).
+//! Member accounts of an AWS Organization, as far as rotation and the audit need them: IAM in
+//! another account, reached through the roles the organization deploys there (`member-role.yaml`).
 
 use std::future::Future;
 
@@ -12,4 +12,8 @@ pub trait MemberAccounts<I: Iam>: Send + Sync {
     /// carries as a tag, so the member role can bind itself to users tagged with that secret).
     fn member_iam(&self, account: &str, secret_arn: &str)
     -> impl Future<Output = Result<I>> + Send;
+
+    /// IAM in `account` through its read-only audit role named `role` (member-role.yaml's
+    /// AuditRole), for the organization-wide audit.
+    fn audit_iam(&self, account: &str, role: &str) -> impl Future<Output = Result<I>> + Send;
 }

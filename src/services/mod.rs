@@ -6,7 +6,9 @@ mod accounts;
 mod github;
 mod iam;
 mod lambda;
+mod organization;
 mod secrets;
+mod security_hub;
 mod ssm;
 mod sts;
 
@@ -23,10 +25,12 @@ pub use iam::{
     KeyUsage,
 };
 pub use lambda::Functions;
+pub use organization::{OrgAccount, OrgUnit, OrganizationTree};
 pub use secrets::{
     CurrentValue, CurrentValues, Schedule, SecretCatalog, SecretInfo, SecretStore, SecretSummary,
     SecretTags, SecretVersion, SecretVersions, StoredValue, UnreadableSecret,
 };
+pub use security_hub::{FindingsHub, HubFinding};
 pub use ssm::ParameterStore;
 pub use sts::{CheckError, KeyChecker};
 
@@ -125,6 +129,12 @@ fn not_set_up(service: &str) -> Error {
 impl<I: Iam> MemberAccounts<I> for NotSetUp {
     async fn member_iam(&self, account: &str, secret_arn: &str) -> Result<I> {
         Err(crate::accounts::no_member_role(secret_arn, account))
+    }
+
+    async fn audit_iam(&self, account: &str, _: &str) -> Result<I> {
+        Err(Error::InvalidConfig(format!(
+            "this engine was built without member accounts, so it cannot audit {account}"
+        )))
     }
 }
 

@@ -1,0 +1,362 @@
+//! The organization-wide audit and its Security Hub import, over an organization in memory.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use super::organization::{OrgAudit, OrgOptions, Selection, audit_organization};
+use super::security_hub::{Destination, import};
+use crate::config::Config;
+use crate::engine::Rotator;
+use crate::fakes::{
+    FakeAccounts, FakeHub, FakeIam, FakeOrgRotator, FakeOrganization, FakeSecrets, FakeSts,
+};
+use crate::services::{Clients, IamKeys, IamUsers, NotSetUp};
+
+const MANAGEMENT: &str = "123456789012";
+const PAYMENTS: &str = "111111111111";
+const SANDBOX: &str = "222222222222";
+const LEGACY: &str = "333333333333";
+const CLOSED: &str = "444444444444";
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Root ─ management account
+///      └ workloads ─ prod ─ eu ─ payments (its key 100 days old, one managed key)
+///                  └ sandbox (no audit role deployed)
+///      └ legacy-ou ─ legacy
+/// plus a suspended account at the root.
+struct World {
+    org: FakeOrganization,
+    accounts: FakeAccounts,
+    payments: FakeIam,
+    rotator: FakeOrgRotator,
+    managed_key: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let org = FakeOrganization::new(MANAGEMENT);
+        org.add_unit("r-root", "ou-work", "workloads");
+        org.add_unit("ou-work", "ou-prod", "prod");
+        org.add_unit("ou-prod", "ou-eu", "eu");
+        org.add_unit("r-root", "ou-legacy", "legacy-ou");
+        org.add_account("ou-eu", PAYMENTS, "payments");
+        org.add_account("ou-work", SANDBOX, "sandbox");
+        org.add_account("ou-legacy", LEGACY, "legacy");
+        org.add_account("r-root", CLOSED, "closed");
+        org.suspend(CLOSED);
+
+        let accounts = FakeAccounts::default();
+        let payments = accounts.add(PAYMENTS);
+        payments.add_user("old-keys", "/");
+        let old = payments.create_key("old-keys").await.unwrap();
+        backdate(&payments, &old.id, 100);
+        payments.add_user("deployer", "/rotated/");
+        let managed = payments.create_key("deployer").await.unwrap();
+        backdate(&payments, &managed.id, 100);
+        let legacy = accounts.add(LEGACY);
+        legacy.add_user("ancient", "/");
+        let key = legacy.create_key("ancient").await.unwrap();
+        backdate(&legacy, &key.id, 200);
+
+        let own = FakeIam::default();
+        own.add_user("admin", "/");
+        let key = own.create_key("admin").await.unwrap();
+        backdate(&own, &key.id, 120);
+        for iam in [&own, &payments, &legacy] {
+            iam.refresh_report();
+        }
+
+        // A secret in the management account rotates the payments deployer's key.
+        let value = serde_json::json!({"UserName": "deployer", "AccountId": PAYMENTS, "AccessKeyId": managed.id});
+        let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
+        secrets.state().name = "iam-keys/payments-deployer".into();
+        let rotator = Rotator::with_services(
+            Clients {
+                secrets,
+                iam: own.clone(),
+                keys: FakeSts::new(own),
+                parameters: NotSetUp,
+                github: NotSetUp,
+                accounts: accounts.clone(),
+            },
+            Config {
+                secret_name_prefix: "iam-keys/".into(),
+                ..Config::default()
+            },
+        );
+        World {
+            org,
+            accounts,
+            payments,
+            rotator,
+            managed_key: managed.id,
+        }
+    }
+
+    async fn audit(&self, selection: Selection) -> OrgAudit {
+        let options = OrgOptions {
+            role: "iam-key-rotator-audit".into(),
+            selection,
+            deadline: None,
+        };
+        audit_organization(
+            &self.rotator,
+            &self.org,
+            &options,
+            SystemTime::now(),
+            |_| {},
+        )
+        .await
+        .unwrap()
+    }
+}
+
+fn backdate(iam: &FakeIam, key_id: &str, days: u32) {
+    if let Some(key) = iam.state().keys.iter_mut().find(|k| k.info.id == key_id) {
+        key.info.created = Some(SystemTime::now() - DAY * days);
+    }
+}
+
+fn ids(skipped: &[super::organization::Skipped]) -> Vec<&str> {
+    skipped.iter().map(|s| s.account.account.as_str()).collect()
+}
+
+#[tokio::test]
+async fn every_account_under_nested_units_is_audited_and_each_finding_names_its_account() {
+    let world = World::new().await;
+
+    let report = world.audit(Selection::default()).await;
+
+    let audited: Vec<&str> = report
+        .accounts
+        .iter()
+        .map(|a| a.account.account.as_str())
+        .collect();
+    assert_eq!(audited, [PAYMENTS, MANAGEMENT, LEGACY]);
+    let payments = &report.accounts[0];
+    assert_eq!(payments.account.units, ["Root", "workloads", "prod", "eu"]);
+    assert_eq!(payments.account.account_name, "payments");
+    // Never skipped in silence: the account without the role, with the reason and what to do.
+    assert_eq!(ids(&report.unreachable), [SANDBOX]);
+    assert!(
+        report.unreachable[0]
+            .reason
+            .contains("deploy member-role.yaml"),
+        "{}",
+        report.unreachable[0].reason
+    );
+    assert_eq!(ids(&report.excluded), [CLOSED]);
+    assert!(report.is_incomplete());
+
+    let old_keys: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.finding.check == "key-older-than-90-days")
+        .map(|f| (f.account.as_str(), f.finding.user.as_str()))
+        .collect();
+    assert_eq!(
+        old_keys,
+        [
+            (PAYMENTS, "deployer"),
+            (PAYMENTS, "old-keys"),
+            (MANAGEMENT, "admin"),
+            (LEGACY, "ancient")
+        ]
+    );
+    // The secret in the management account makes the payments deployer's key a managed one.
+    let deployer = payments
+        .audit
+        .users
+        .iter()
+        .find(|u| u.user == "deployer")
+        .unwrap();
+    assert_eq!(
+        deployer.keys[0].id.as_deref(),
+        Some(world.managed_key.as_str())
+    );
+    assert!(deployer.keys[0].managed.is_some());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["findings"][0]["account"], PAYMENTS);
+    assert_eq!(json["findings"][0]["account_name"], "payments");
+    assert_eq!(report.summary.accounts, 3);
+    assert_eq!(report.summary.unreachable_accounts, 1);
+}
+
+#[tokio::test]
+async fn a_team_rolls_out_by_unit_and_leaves_accounts_out_by_id() {
+    let world = World::new().await;
+
+    let report = world
+        .audit(Selection {
+            include_units: vec!["ou-work".into()],
+            exclude_accounts: vec![SANDBOX.into()],
+            ..Selection::default()
+        })
+        .await;
+
+    let audited: Vec<&str> = report
+        .accounts
+        .iter()
+        .map(|a| a.account.account.as_str())
+        .collect();
+    assert_eq!(
+        audited,
+        [PAYMENTS],
+        "under workloads at any depth, sandbox excluded"
+    );
+    assert!(report.unreachable.is_empty());
+    let excluded = ids(&report.excluded);
+    for account in [MANAGEMENT, SANDBOX, LEGACY, CLOSED] {
+        assert!(excluded.contains(&account), "{account}: {excluded:?}");
+    }
+
+    let report = world
+        .audit(Selection {
+            exclude_units: vec!["ou-prod".into()],
+            ..Selection::default()
+        })
+        .await;
+    let audited: Vec<&str> = report
+        .accounts
+        .iter()
+        .map(|a| a.account.account.as_str())
+        .collect();
+    assert_eq!(audited, [MANAGEMENT, LEGACY]);
+}
+
+#[tokio::test]
+async fn a_user_tagged_exempt_gets_no_finding() {
+    let world = World::new().await;
+    world
+        .payments
+        .tag_user("old-keys", super::EXEMPT_TAG, "break-glass, ticket SEC-12")
+        .await
+        .unwrap();
+
+    let report = world.audit(Selection::default()).await;
+
+    assert!(!report.findings.iter().any(|f| f.finding.user == "old-keys"));
+    assert_eq!(report.accounts[0].audit.summary.exempt_users, ["old-keys"]);
+    assert!(report.findings.iter().any(|f| f.finding.user == "deployer"));
+}
+
+fn destination() -> Destination {
+    Destination {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: MANAGEMENT.into(),
+    }
+}
+
+async fn import_report(hub: &FakeHub, report: &OrgAudit) -> super::security_hub::Imported {
+    let findings: Vec<(String, &super::Finding)> = report
+        .findings
+        .iter()
+        .map(|f| (f.account.clone(), &f.finding))
+        .collect();
+    let audited: HashSet<String> = report
+        .accounts
+        .iter()
+        .map(|a| a.account.account.clone())
+        .collect();
+    import(hub, &destination(), &findings, &audited, SystemTime::now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved_once_fixed() {
+    let world = World::new().await;
+    let hub = FakeHub::default();
+
+    let first = world.audit(Selection::default()).await;
+    let imported = import_report(&hub, &first).await;
+    assert_eq!(imported.imported, first.findings.len());
+    let stored = hub.findings.lock().unwrap().clone();
+    assert_eq!(stored.len(), first.findings.len());
+    let old = stored
+        .iter()
+        .find(|f| f.id == format!("iam-key-rotator/{PAYMENTS}/old-keys/slot-1/key-older-than-90-days"))
+        .unwrap_or_else(|| panic!("{:#?}", stored.iter().map(|f| &f.id).collect::<Vec<_>>()));
+    assert_eq!(old.account_id, PAYMENTS);
+    assert_eq!(
+        (old.compliance.as_str(), old.record_state.as_str()),
+        ("FAILED", "ACTIVE")
+    );
+    assert!(old.types[0].contains("CIS AWS Foundations Benchmark"));
+    let first_seen = old.created_at;
+
+    // The same audit again: the same findings, updated in place.
+    let again = world.audit(Selection::default()).await;
+    import_report(&hub, &again).await;
+    let stored = hub.findings.lock().unwrap().clone();
+    assert_eq!(stored.len(), first.findings.len(), "no duplicates");
+    let old = stored
+        .iter()
+        .find(|f| f.id.contains("/old-keys/") && f.id.ends_with("key-older-than-90-days"))
+        .unwrap();
+    assert_eq!(old.created_at, first_seen, "first seen is kept");
+
+    // The old key goes; and the legacy account drops out of reach (its role removed).
+    let key = world.payments.list_keys("old-keys").await.unwrap()[0]
+        .id
+        .clone();
+    world.payments.delete_key("old-keys", &key).await.unwrap();
+    world.payments.refresh_report();
+    world.accounts.remove(LEGACY);
+    let fixed = world.audit(Selection::default()).await;
+    let imported = import_report(&hub, &fixed).await;
+
+    assert!(imported.resolved >= 1);
+    let stored = hub.findings.lock().unwrap().clone();
+    let old = stored
+        .iter()
+        .find(|f| f.id.contains("/old-keys/") && f.id.ends_with("key-older-than-90-days"))
+        .unwrap();
+    assert_eq!(
+        (old.compliance.as_str(), old.record_state.as_str()),
+        ("PASSED", "ARCHIVED")
+    );
+    let legacy: Vec<_> = stored.iter().filter(|f| f.account_id == LEGACY).collect();
+    assert!(!legacy.is_empty());
+    assert!(
+        legacy.iter().all(|f| f.record_state == "ACTIVE"),
+        "an account the run could not reach keeps its findings"
+    );
+}
+
+#[tokio::test]
+async fn findings_go_to_security_hub_a_hundred_at_a_time() {
+    let hub = FakeHub::default();
+    let finding = super::Finding {
+        user: "u".into(),
+        arn: format!("arn:aws:iam::{PAYMENTS}:user/u"),
+        check: "key-older-than-90-days",
+        severity: super::Severity::Medium,
+        controls: super::Controls::default(),
+        key: None,
+        detail: "d".into(),
+        remedy: "r".into(),
+    };
+    let findings: Vec<super::Finding> = (0..250)
+        .map(|i| super::Finding {
+            user: format!("user-{i}"),
+            ..finding.clone()
+        })
+        .collect();
+    let refs: Vec<(String, &super::Finding)> =
+        findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
+
+    let imported = import(
+        &hub,
+        &destination(),
+        &refs,
+        &HashSet::new(),
+        SystemTime::now(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(imported.imported, 250);
+    assert_eq!(*hub.calls.lock().unwrap(), [100, 100, 50]);
+}

@@ -1,0 +1,168 @@
+//! The audit's findings in Security Hub: one ASFF finding per (account, user, key, check), so a
+//! re-run updates instead of duplicating, and the findings of an earlier run that no longer hold
+//! marked resolved (PASSED, ARCHIVED). Only accounts audited in this run are resolved: an account
+//! that could not be reached keeps its findings.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::{Finding, Severity};
+use crate::error::Result;
+use crate::services::{FindingsHub, HubFinding};
+
+/// Every finding's GeneratorId starts with this, which is how a run finds the earlier ones.
+pub const GENERATOR: &str = "iam-key-rotator/";
+/// BatchImportFindings takes at most this many findings a call.
+const BATCH: usize = 100;
+
+/// Where the findings are imported: the importing account's own product in its region.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub partition: String,
+    pub region: String,
+    /// The account that imports (the audit's own).
+    pub account: String,
+}
+
+impl Destination {
+    /// The product ARN Security Hub gives findings a customer imports.
+    pub fn product_arn(&self) -> String {
+        format!(
+            "arn:{}:securityhub:{}:{}:product/{}/default",
+            self.partition, self.region, self.account, self.account
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Imported {
+    /// Findings written (new or updated).
+    pub imported: usize,
+    /// Findings of an earlier run that no longer hold, marked resolved.
+    pub resolved: usize,
+    /// Findings Security Hub refused: (id, why).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Imports `findings` (each with the account it was found in), and resolves the earlier findings
+/// of the accounts in `audited` that this run did not find again.
+pub async fn import<H: FindingsHub>(
+    hub: &H,
+    to: &Destination,
+    findings: &[(String, &Finding)],
+    audited: &HashSet<String>,
+    now: SystemTime,
+) -> Result<Imported> {
+    let product = to.product_arn();
+    let earlier: HashMap<String, HubFinding> = hub
+        .active(&product, GENERATOR)
+        .await?
+        .into_iter()
+        // GetFindings filters on AWS's side; a finding of another product never counts as ours.
+        .filter(|f| f.product_arn == product && f.generator_id.starts_with(GENERATOR))
+        .map(|f| (f.id.clone(), f))
+        .collect();
+
+    let mut batch: Vec<HubFinding> = Vec::new();
+    let mut seen = HashSet::new();
+    for (account, finding) in findings {
+        let mut hub_finding = to_hub(to, &product, account, finding, now);
+        if let Some(first) = earlier.get(&hub_finding.id) {
+            hub_finding.created_at = first.created_at;
+        }
+        if seen.insert(hub_finding.id.clone()) {
+            batch.push(hub_finding);
+        }
+    }
+    let mut report = Imported {
+        imported: batch.len(),
+        ..Imported::default()
+    };
+    for old in earlier.into_values() {
+        if !seen.contains(&old.id) && audited.contains(&old.account_id) {
+            batch.push(HubFinding {
+                updated_at: now,
+                compliance: "PASSED".into(),
+                record_state: "ARCHIVED".into(),
+                ..old
+            });
+            report.resolved += 1;
+        }
+    }
+    for chunk in batch.chunks(BATCH) {
+        report.refused.extend(hub.import(chunk).await?);
+    }
+    report.imported -= report
+        .refused
+        .iter()
+        .filter(|(id, _)| seen.contains(id))
+        .count();
+    Ok(report)
+}
+
+/// One audit finding in Security Hub's format.
+fn to_hub(
+    to: &Destination,
+    product: &str,
+    account: &str,
+    f: &Finding,
+    now: SystemTime,
+) -> HubFinding {
+    let key = f
+        .key
+        .as_ref()
+        .and_then(|k| k.id.clone().or_else(|| k.slot.map(|s| format!("slot-{s}"))));
+    let (resource_type, resource_id) = match f.key.as_ref().and_then(|k| k.id.as_deref()) {
+        Some(id) => ("AwsIamAccessKey", id.to_string()),
+        None => ("AwsIamUser", f.arn.clone()),
+    };
+    let controls = f.controls.label();
+    let title = match controls.is_empty() {
+        true => format!("{} for IAM user {}", f.check, f.user),
+        false => format!("{controls}: {} for IAM user {}", f.check, f.user),
+    };
+    let types = match f.controls.cis {
+        Some(_) => {
+            "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
+        }
+        None => "Software and Configuration Checks/AWS Security Best Practices",
+    };
+    HubFinding {
+        id: format!(
+            "{GENERATOR}{account}/{}/{}/{}",
+            f.user,
+            key.as_deref().unwrap_or("user"),
+            f.check
+        ),
+        product_arn: product.to_string(),
+        generator_id: format!("{GENERATOR}{}", f.check),
+        account_id: account.to_string(),
+        region: to.region.clone(),
+        created_at: now,
+        updated_at: now,
+        severity: match f.severity {
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+        }
+        .into(),
+        title: clip(&title, 256),
+        description: clip(&f.detail, 1024),
+        types: vec![types.into()],
+        resource_type: resource_type.into(),
+        resource_id,
+        remediation: clip(&f.remedy, 512),
+        compliance: "FAILED".into(),
+        record_state: "ACTIVE".into(),
+    }
+}
+
+/// ASFF's length limits, cut on a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_string(),
+        None => text.to_string(),
+    }
+}
