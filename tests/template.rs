@@ -396,3 +396,25 @@ fn delivery_is_off_by_default_and_reaches_only_what_the_deployer_names() {
         .unwrap();
     assert!(pattern.ends_with("/$"), "{pattern}");
 }
+
+#[test]
+fn both_templates_deploy_as_written_and_make_what_the_readme_promises() {
+    template(); // installs the venv's tools, the SAM translator among them
+    let out = Command::new(project_root().join(".venv/bin/python"))
+        .arg(project_root().join("tests/support/deploy_templates.py"))
+        .output()
+        .expect("python runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    for stack in ["template.yaml [defaults]", "member-role.yaml [audit-role]"] {
+        assert!(
+            printed.contains(stack),
+            "{stack} was not deployed: {printed}"
+        );
+    }
+    assert!(printed.contains(" 0 failed"), "{printed}");
+}

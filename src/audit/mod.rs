@@ -8,6 +8,7 @@ mod credential_report;
 mod matching;
 pub mod organization;
 mod render;
+mod render_org;
 mod secrets;
 pub mod security_hub;
 mod unseen;
@@ -25,6 +26,7 @@ use crate::services::{Iam, Services};
 pub use checks::{Controls, Finding, KeyRef, KnownKey, Managed, Seen, Severity};
 pub use credential_report::{UserRow, parse};
 pub use render::{to_csv, to_html, to_text};
+pub use render_org::{org_to_csv, org_to_html, org_to_text};
 
 /// A user carrying this tag (any value) gets no audit finding: an accepted exception, such as a
 /// break-glass user, that a team records on the user itself.

@@ -276,7 +276,9 @@ async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved
     assert_eq!(stored.len(), first.findings.len());
     let old = stored
         .iter()
-        .find(|f| f.id == format!("iam-key-rotator/{PAYMENTS}/old-keys/slot-1/key-older-than-90-days"))
+        .find(|f| {
+            f.id == format!("iam-key-rotator/{PAYMENTS}/old-keys/slot-1/key-older-than-90-days")
+        })
         .unwrap_or_else(|| panic!("{:#?}", stored.iter().map(|f| &f.id).collect::<Vec<_>>()));
     assert_eq!(old.account_id, PAYMENTS);
     assert_eq!(

@@ -122,10 +122,23 @@ pub fn to_csv(audit: &Audit) -> String {
 
 /// A page a reviewer can open and attach to a ticket.
 pub fn to_html(audit: &Audit) -> String {
+    let mut out = html_head("IAM access key audit");
+    out += &html_body(audit, 2);
+    out += "</body></html>\n";
+    out
+}
+
+/// The page's head and title, up to the opened body.
+pub(super) fn html_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}.high{{color:#b00020;font-weight:bold}}.medium{{color:#b26a00}}.low{{color:#555}}\n</style></head><body>\n<h1>{title}</h1>\n"
+    )
+}
+
+/// One account's audit as HTML, its headings at level `h`.
+pub(super) fn html_body(audit: &Audit, h: u8) -> String {
     let s = &audit.summary;
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>IAM access key audit</title>\n<style>\nbody{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}.high{color:#b00020;font-weight:bold}.medium{color:#b26a00}.low{color:#555}\n</style></head><body>\n<h1>IAM access key audit</h1>\n",
-    );
+    let mut out = String::new();
     if let Some(generated) = audit.generated_at {
         let _ = writeln!(
             out,
@@ -177,7 +190,11 @@ pub fn to_html(audit: &Audit) -> String {
     }
     out += "</table>\n";
     out += &managed_keys(audit);
-    out += "</body></html>\n";
+    if h != 2 {
+        out = out
+            .replace("<h2>", &format!("<h{h}>"))
+            .replace("</h2>", &format!("</h{h}>"));
+    }
     out
 }
 
