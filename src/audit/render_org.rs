@@ -57,14 +57,12 @@ pub fn org_to_csv(report: &OrgAudit) -> String {
     for a in &report.accounts {
         let text = to_csv(&a.audit);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        if !header_written {
-            if let Ok(header) = reader.headers() {
-                width = header.len();
-                let mut row = vec!["account", "account_name"];
-                row.extend(header.iter());
-                let _ = writer.write_record(&row);
-                header_written = true;
-            }
+        if !header_written && let Ok(header) = reader.headers() {
+            width = header.len();
+            let mut row = vec!["account", "account_name"];
+            row.extend(header.iter());
+            let _ = writer.write_record(&row);
+            header_written = true;
         }
         for record in reader.records().flatten() {
             let mut row = vec![a.account.account.as_str(), a.account.account_name.as_str()];
