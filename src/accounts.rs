@@ -70,6 +70,17 @@ pub fn partition_of(arn: &str) -> &str {
         .unwrap_or("aws")
 }
 
+/// The partition a region lies in.
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// The refusal for a secret naming another account when this function reaches none.
 pub fn no_member_role(secret_arn: &str, account: &str) -> Error {
     Error::AccountUnreachable {

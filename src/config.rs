@@ -42,8 +42,13 @@ pub const MEMBER_ROLE_VAR: &str = "ROTATOR_MEMBER_ROLE";
 /// The external id the member role's trust policy asks for, if any.
 pub const MEMBER_EXTERNAL_ID_VAR: &str = "ROTATOR_MEMBER_EXTERNAL_ID";
 
+/// The audit role's name in each member account, for the organization-wide audit.
+pub const AUDIT_ROLE_VAR: &str = "ROTATOR_AUDIT_ROLE";
+/// member-role.yaml's default name for it.
+pub const AUDIT_ROLE: &str = "iam-key-rotator-audit";
+
 /// Every setting, by its variable's name.
-pub const VARIABLES: [&str; 17] = [
+pub const VARIABLES: [&str; 18] = [
     TEST_BUDGET_VAR,
     TEST_FIRST_DELAY_VAR,
     TEST_MAX_DELAY_VAR,
@@ -61,14 +66,17 @@ pub const VARIABLES: [&str; 17] = [
     GITHUB_API_URL_VAR,
     MEMBER_ROLE_VAR,
     MEMBER_EXTERNAL_ID_VAR,
+    AUDIT_ROLE_VAR,
 ];
 
 /// How this deployment reaches users in other accounts of its organization.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSettings {
     /// The role name `member-role.yaml` makes in each member account; `None`: only this account.
     pub role: Option<String>,
     pub external_id: Option<String>,
+    /// The audit role's name in each member account.
+    pub audit_role: String,
 }
 
 /// Where this deployment lets new keys be delivered. Whoever may write a secret chooses its
@@ -120,6 +128,9 @@ pub struct Config {
     pub delivery: DeliverySettings,
     /// How users in other accounts are reached.
     pub members: MemberSettings,
+    /// The region this process runs in (`AWS_REGION`, which Lambda sets): where the audit's
+    /// findings go in Security Hub.
+    pub region: Option<String>,
 }
 
 impl Default for Config {
@@ -137,6 +148,7 @@ impl Default for Config {
             ses_smtp_region: None,
             delivery: DeliverySettings::default(),
             members: MemberSettings::default(),
+            region: None,
         }
     }
 }
@@ -215,6 +227,7 @@ impl Config {
             },
             delivery: parse_delivery(&lookup)?,
             members: parse_members(&lookup)?,
+            region: lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION")),
         };
         if config.test_first_delay > config.test_max_delay {
             return Err(Error::InvalidConfig(format!(
@@ -293,6 +306,16 @@ fn parse_delivery(lookup: &impl Fn(&str) -> Option<String>) -> Result<DeliverySe
     })
 }
 
+impl Default for MemberSettings {
+    fn default() -> Self {
+        MemberSettings {
+            role: None,
+            external_id: None,
+            audit_role: AUDIT_ROLE.to_string(),
+        }
+    }
+}
+
 fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSettings> {
     let set = |name: &str| {
         lookup(name)
@@ -322,7 +345,20 @@ fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSetti
             "{MEMBER_EXTERNAL_ID_VAR} is set but {MEMBER_ROLE_VAR} is not: name the role member-role.yaml makes in each member account"
         )));
     }
-    Ok(MemberSettings { role, external_id })
+    let audit_role = match set(AUDIT_ROLE_VAR) {
+        Some(v) if is_iam_name(&v, 64, "") => v,
+        Some(v) => {
+            return Err(Error::InvalidConfig(format!(
+                "{AUDIT_ROLE_VAR}={v:?} is not an IAM role name (1 to 64 of letters, digits and +=,.@_-); set one or unset it for {AUDIT_ROLE}"
+            )));
+        }
+        None => AUDIT_ROLE.to_string(),
+    };
+    Ok(MemberSettings {
+        role,
+        external_id,
+        audit_role,
+    })
 }
 
 /// IAM's names: up to `max` of letters, digits and `+=,.@_-`, and `extra`.

@@ -24,6 +24,8 @@ impl<S: SecretStore, I: Iam, K: KeyChecker> Rotator<Clients<S, I, K>> {
                 parameters: Default::default(),
                 github: Default::default(),
                 accounts: Default::default(),
+                organization: Default::default(),
+                security_hub: Default::default(),
             },
             config,
         )
@@ -63,6 +65,14 @@ impl<X: Services> Rotator<X> {
 
     pub fn github(&self) -> &X::GitHub {
         self.services.github()
+    }
+
+    pub fn organization(&self) -> &X::Organization {
+        self.services.organization()
+    }
+
+    pub fn security_hub(&self) -> &X::SecurityHub {
+        self.services.security_hub()
     }
 
     pub fn config(&self) -> &Config {

@@ -15,7 +15,31 @@ pub enum Invocation {
     Rotation(RotationEvent),
     Sweep(SweepEvent),
     /// `{"Action": "audit"}`: the scheduled credential audit.
-    Audit,
+    Audit(AuditEvent),
+}
+
+/// `{"Action": "audit", "Organization": true, "SecurityHub": true, "Role": "...",
+/// "IncludeAccounts": [...], "ExcludeAccounts": [...], "IncludeUnits": [...], "ExcludeUnits": [...]}`;
+/// all but Action optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AuditEvent {
+    pub action: String,
+    #[serde(default)]
+    pub organization: bool,
+    #[serde(default)]
+    pub security_hub: bool,
+    /// The audit role in each member account; default `ROTATOR_AUDIT_ROLE`.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub include_accounts: Vec<String>,
+    #[serde(default)]
+    pub exclude_accounts: Vec<String>,
+    #[serde(default)]
+    pub include_units: Vec<String>,
+    #[serde(default)]
+    pub exclude_units: Vec<String>,
 }
 
 /// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true}`; all but Action optional.
@@ -38,7 +62,13 @@ impl Invocation {
             return RotationEvent::from_json(event).map(Invocation::Rotation);
         };
         if action == "audit" {
-            return Ok(Invocation::Audit);
+            return serde_json::from_value(event.clone())
+                .map(Invocation::Audit)
+                .map_err(|e| {
+                    Error::InvalidEvent(format!(
+                        "an audit event is {{\"Action\": \"audit\", \"Organization\"?: true, \"SecurityHub\"?: true, \"Role\"?: \"...\", \"IncludeAccounts\"?: [...], \"ExcludeAccounts\"?: [...], \"IncludeUnits\"?: [...], \"ExcludeUnits\"?: [...]}}: {e}"
+                    ))
+                });
         }
         if action != "sweep" {
             return Err(Error::InvalidEvent(format!(

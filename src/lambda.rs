@@ -6,9 +6,11 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tracing::{error, info};
 
+use crate::audit::organization::{OrgOptions, Selection};
+use crate::audit::run::{Report, Request};
 use crate::engine::Rotator;
 use crate::error::Error;
-use crate::event::Invocation;
+use crate::event::{AuditEvent, Invocation};
 use crate::services::Services;
 use crate::sweep;
 
@@ -54,7 +56,7 @@ pub async fn handle<X: Services>(
                 .await
                 .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
         }
-        Ok(Invocation::Audit) => audit(rotator).await,
+        Ok(Invocation::Audit(event)) => audit(rotator, event, deadline).await,
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -63,15 +65,24 @@ pub async fn handle<X: Services>(
     result
 }
 
-/// The scheduled audit: each finding a JSON log line, counts per control as metrics (with
-/// `AuditHighSeverity` for the alarm); answers the summary.
-async fn audit<X: Services>(rotator: &Rotator<X>) -> Result<Value, Error> {
-    let audit =
-        crate::audit::audit(rotator, None, SystemTime::now(), |line| info!("{line}")).await?;
-    for finding in &audit.findings {
+/// The scheduled audit, of this account or the organization: each finding a JSON log line
+/// (with its account), counts per control as metrics (with `AuditHighSeverity` for the alarm),
+/// each unreachable account an error line and `AuditAccountUnreachable`; with `SecurityHub`, the
+/// findings imported there. Answers the summary.
+async fn audit<X: Services>(
+    rotator: &Rotator<X>,
+    event: AuditEvent,
+    deadline: Instant,
+) -> Result<Value, Error> {
+    let request = audit_request(rotator, event, deadline)?;
+    let run =
+        crate::audit::run::run(rotator, request, SystemTime::now(), |line| info!("{line}")).await?;
+    let findings = run.findings();
+    for (account, finding) in &findings {
         let controls = finding.controls.security_hub.unwrap_or_default();
         info!(
             audit_finding = %serde_json::to_string(finding).unwrap_or_default(),
+            account = account.unwrap_or_default(),
             check = finding.check,
             severity = finding.severity.as_str(),
             user = %finding.user,
@@ -84,20 +95,68 @@ async fn audit<X: Services>(rotator: &Rotator<X>) -> Result<Value, Error> {
             crate::metrics::audit_finding(cis);
         }
     }
-    if audit.is_incomplete() {
-        // The findings above name each secret; this line is what a log alarm can match on.
+    if let Report::Organization(org) = &run.report {
+        for skipped in org.unreachable.iter().chain(&org.not_reached) {
+            error!(account = %skipped.account.account, account_name = %skipped.account.account_name, reason = %skipped.reason, "an account of the organization was not audited");
+        }
+        crate::metrics::audit_accounts_unreachable(org.unreachable.len() as u64);
+    }
+    if run.is_incomplete() {
+        // The lines above name each secret and account; this line is what a log alarm matches.
         error!(
-            unreadable_secrets = audit.summary.unreadable_secrets,
-            "the audit is incomplete: secrets could not be read; give the audit's role kms:Decrypt on their key (KmsKeyArn)"
+            "the audit is incomplete: secrets could not be read (give the audit's role kms:Decrypt on their key, KmsKeyArn) or accounts could not be reached (deploy member-role.yaml with AuditPrincipalArn there)"
         );
     }
-    let high = audit
-        .findings
+    if let Some(imported) = &run.security_hub {
+        for (id, why) in &imported.refused {
+            error!(finding = %id, reason = %why, "Security Hub refused a finding");
+        }
+        crate::metrics::security_hub_refused(imported.refused.len() as u64);
+    }
+    let high = findings
         .iter()
-        .filter(|f| f.severity == crate::audit::Severity::High)
+        .filter(|(_, f)| f.severity == crate::audit::Severity::High)
         .count();
     crate::metrics::audit_high_severity(high as u64);
-    Ok(serde_json::to_value(&audit.summary).unwrap_or(Value::Null))
+    let summary = match &run.report {
+        Report::Account(audit) => serde_json::to_value(&audit.summary),
+        Report::Organization(org) => serde_json::to_value(&org.summary),
+    };
+    Ok(summary.unwrap_or(Value::Null))
+}
+
+/// The audit an event asks for, the deployment's settings filling in what it leaves out.
+fn audit_request<X: Services>(
+    rotator: &Rotator<X>,
+    event: AuditEvent,
+    deadline: Instant,
+) -> Result<Request, Error> {
+    let security_hub = match (event.security_hub, &rotator.config().region) {
+        (false, _) => None,
+        (true, Some(region)) => Some(region.clone()),
+        (true, None) => {
+            return Err(Error::InvalidConfig(
+                "SecurityHub needs the region to import into: set AWS_REGION".into(),
+            ));
+        }
+    };
+    let organization = event.organization.then(|| OrgOptions {
+        role: event
+            .role
+            .unwrap_or_else(|| rotator.config().members.audit_role.clone()),
+        selection: Selection {
+            include_accounts: event.include_accounts,
+            exclude_accounts: event.exclude_accounts,
+            include_units: event.include_units,
+            exclude_units: event.exclude_units,
+        },
+        deadline: Some(deadline),
+    });
+    Ok(Request {
+        organization,
+        security_hub,
+        report_csv: None,
+    })
 }
 
 /// The instant to finish by, from Lambda's deadline in milliseconds since the epoch.

@@ -33,3 +33,13 @@ pub fn audit_finding(cis_control: &str) {
 pub fn audit_high_severity(count: u64) {
     metrics::counter!("AuditHighSeverity").increment(count);
 }
+
+/// How many accounts of the organization an audit could not reach (the template alarms on any).
+pub fn audit_accounts_unreachable(count: u64) {
+    metrics::counter!("AuditAccountUnreachable").increment(count);
+}
+
+/// How many findings Security Hub refused to import.
+pub fn security_hub_refused(count: u64) {
+    metrics::counter!("SecurityHubRefused").increment(count);
+}

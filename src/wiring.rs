@@ -4,7 +4,8 @@
 use aws_config::SdkConfig;
 
 use crate::aws::{
-    AssumedRoles, IamClient, LambdaFunctions, SecretsManagerClient, SsmParameters, StsKeyChecker,
+    AssumedRoles, IamClient, LambdaFunctions, Organization, SecretsManagerClient, SecurityHub,
+    SsmParameters, StsKeyChecker,
 };
 use crate::config::Config;
 use crate::engine::Rotator;
@@ -20,6 +21,8 @@ pub type AwsRotator = Rotator<
         SsmParameters,
         GitHubClient,
         AssumedRoles,
+        Organization,
+        SecurityHub,
     >,
 >;
 
@@ -34,6 +37,8 @@ pub fn rotator(sdk: &SdkConfig, config: Config) -> AwsRotator {
         parameters: SsmParameters::new(sdk),
         github: GitHubClient::new(sdk, &config.delivery),
         accounts: AssumedRoles::new(sdk, &config.members),
+        organization: Organization::new(sdk),
+        security_hub: SecurityHub::new(sdk),
     };
     Rotator::with_services(services, config)
 }

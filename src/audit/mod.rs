@@ -9,6 +9,7 @@ mod matching;
 pub mod organization;
 mod render;
 mod render_org;
+pub mod run;
 mod secrets;
 pub mod security_hub;
 mod unseen;

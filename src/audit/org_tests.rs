@@ -25,7 +25,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 ///      └ legacy-ou ─ legacy
 /// plus a suspended account at the root.
 struct World {
-    org: FakeOrganization,
+    hub: FakeHub,
     accounts: FakeAccounts,
     payments: FakeIam,
     rotator: FakeOrgRotator,
@@ -66,6 +66,7 @@ impl World {
             iam.refresh_report();
         }
 
+        let hub = FakeHub::default();
         // A secret in the management account rotates the payments deployer's key.
         let value = serde_json::json!({"UserName": "deployer", "AccountId": PAYMENTS, "AccessKeyId": managed.id});
         let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
@@ -78,6 +79,8 @@ impl World {
                 parameters: NotSetUp,
                 github: NotSetUp,
                 accounts: accounts.clone(),
+                organization: org.clone(),
+                security_hub: hub.clone(),
             },
             Config {
                 secret_name_prefix: "iam-keys/".into(),
@@ -85,7 +88,7 @@ impl World {
             },
         );
         World {
-            org,
+            hub,
             accounts,
             payments,
             rotator,
@@ -99,15 +102,9 @@ impl World {
             selection,
             deadline: None,
         };
-        audit_organization(
-            &self.rotator,
-            &self.org,
-            &options,
-            SystemTime::now(),
-            |_| {},
-        )
-        .await
-        .unwrap()
+        audit_organization(&self.rotator, &options, SystemTime::now(), |_| {})
+            .await
+            .unwrap()
     }
 }
 
@@ -248,7 +245,7 @@ fn destination() -> Destination {
     }
 }
 
-async fn import_report(hub: &FakeHub, report: &OrgAudit) -> super::security_hub::Imported {
+async fn import_report(world: &World, report: &OrgAudit) -> super::security_hub::Imported {
     let findings: Vec<(String, &super::Finding)> = report
         .findings
         .iter()
@@ -259,18 +256,24 @@ async fn import_report(hub: &FakeHub, report: &OrgAudit) -> super::security_hub:
         .iter()
         .map(|a| a.account.account.clone())
         .collect();
-    import(hub, &destination(), &findings, &audited, SystemTime::now())
-        .await
-        .unwrap()
+    import(
+        world.rotator.security_hub(),
+        &destination(),
+        &findings,
+        &audited,
+        SystemTime::now(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
 async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved_once_fixed() {
     let world = World::new().await;
-    let hub = FakeHub::default();
+    let hub = &world.hub;
 
     let first = world.audit(Selection::default()).await;
-    let imported = import_report(&hub, &first).await;
+    let imported = import_report(&world, &first).await;
     assert_eq!(imported.imported, first.findings.len());
     let stored = hub.findings.lock().unwrap().clone();
     assert_eq!(stored.len(), first.findings.len());
@@ -290,7 +293,7 @@ async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved
 
     // The same audit again: the same findings, updated in place.
     let again = world.audit(Selection::default()).await;
-    import_report(&hub, &again).await;
+    import_report(&world, &again).await;
     let stored = hub.findings.lock().unwrap().clone();
     assert_eq!(stored.len(), first.findings.len(), "no duplicates");
     let old = stored
@@ -307,7 +310,7 @@ async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved
     world.payments.refresh_report();
     world.accounts.remove(LEGACY);
     let fixed = world.audit(Selection::default()).await;
-    let imported = import_report(&hub, &fixed).await;
+    let imported = import_report(&world, &fixed).await;
 
     assert!(imported.resolved >= 1);
     let stored = hub.findings.lock().unwrap().clone();

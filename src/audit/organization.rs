@@ -108,15 +108,15 @@ impl OrgAudit {
     }
 }
 
-/// Audits every selected account of the organization `org` lists; the caller's own account
+/// Audits every selected account the organization lists; the caller's own account
 /// through the function's own IAM, the others through `options.role`.
-pub async fn audit_organization<X: Services, O: OrganizationTree>(
+pub async fn audit_organization<X: Services>(
     rotator: &Rotator<X>,
-    org: &O,
     options: &OrgOptions,
     now: SystemTime,
     progress: impl Fn(&str) + Sync,
 ) -> Result<OrgAudit> {
+    let org = rotator.organization();
     let own = org.caller_account().await?;
     let tree = walk(org).await?;
     progress(&format!("the organization has {} accounts", tree.len()));

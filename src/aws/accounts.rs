@@ -13,7 +13,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::types::Tag;
 
 use super::{IamClient, aws_error};
-use crate::accounts::{no_member_role, partition_of};
+use crate::accounts::{no_member_role, partition_of, partition_of_region};
 use crate::config::{MEMBER_EXTERNAL_ID_VAR, MemberSettings};
 use crate::error::{Error, Remedy, Result};
 use crate::services::MemberAccounts;
@@ -150,12 +150,8 @@ impl MemberAccounts<IamClient> for AssumedRoles {
     }
 
     async fn audit_iam(&self, account: &str, role: &str) -> Result<IamClient> {
-        // The audit's own partition: the one its region lies in, as the function's own role's.
-        let partition = match self.sdk.region().map(|r| r.as_ref()) {
-            Some(r) if r.starts_with("cn-") => "aws-cn",
-            Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-            _ => "aws",
-        };
+        // The audit's own partition: the one its region lies in.
+        let partition = partition_of_region(self.sdk.region().map(|r| r.as_ref()).unwrap_or(""));
         let role_arn = role_arn(partition, account, role);
         let key = (account.to_string(), format!("audit:{role}"));
         self.session(key, self.assume(&role_arn, None, None)).await

@@ -108,6 +108,8 @@ impl World {
                 parameters: ssm.clone(),
                 github: github.clone(),
                 accounts: crate::services::NotSetUp,
+                organization: crate::services::NotSetUp,
+                security_hub: crate::services::NotSetUp,
             },
             config,
         );
@@ -446,6 +448,8 @@ async fn finish_keeps_the_old_key_for_the_sweep_even_once_the_deployer_narrowed_
             parameters: world.ssm.clone(),
             github: world.github.clone(),
             accounts: crate::services::NotSetUp,
+            organization: crate::services::NotSetUp,
+            security_hub: crate::services::NotSetUp,
         },
         narrowed,
     );
@@ -648,6 +652,8 @@ async fn the_old_key_waits_out_awss_reporting_lag_on_top_of_the_quiet_time() {
             parameters: world.ssm.clone(),
             github: world.github.clone(),
             accounts: crate::services::NotSetUp,
+            organization: crate::services::NotSetUp,
+            security_hub: crate::services::NotSetUp,
         },
         config,
     );

@@ -30,7 +30,7 @@ pub use sts::FakeSts;
 pub type FakeRotator =
     crate::engine::Rotator<crate::services::Clients<FakeSecrets, FakeIam, FakeSts>>;
 
-/// The engine over the fakes, member accounts included.
+/// The engine over the fakes, member accounts, organization and Security Hub included.
 pub type FakeOrgRotator = crate::engine::Rotator<
     crate::services::Clients<
         FakeSecrets,
@@ -39,6 +39,8 @@ pub type FakeOrgRotator = crate::engine::Rotator<
         crate::services::NotSetUp,
         crate::services::NotSetUp,
         FakeAccounts,
+        FakeOrganization,
+        FakeHub,
     >,
 >;
 

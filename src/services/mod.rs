@@ -47,12 +47,18 @@ pub trait Services: Send + Sync {
     type Parameters: ParameterStore;
     type GitHub: GitHubSecrets;
     type Accounts: MemberAccounts<Self::Iam>;
+    type Organization: OrganizationTree;
+    type SecurityHub: FindingsHub;
 
     fn secrets(&self) -> &Self::Secrets;
     /// IAM of the function's own account.
     fn iam(&self) -> &Self::Iam;
     /// IAM of the organization's member accounts.
     fn accounts(&self) -> &Self::Accounts;
+    /// The organization's tree of accounts, for the organization-wide audit.
+    fn organization(&self) -> &Self::Organization;
+    /// Where the audit's findings may be imported.
+    fn security_hub(&self) -> &Self::SecurityHub;
     /// STS, to prove a new key works.
     fn key_checker(&self) -> &Self::KeyChecker;
     /// SSM Parameter Store, a destination of new keys.
@@ -62,18 +68,20 @@ pub trait Services: Send + Sync {
 }
 
 /// The services as plain fields: the SDK clients (see `wiring`), or fakes in tests. The
-/// destinations and member accounts default to [`NotSetUp`], for engines that deliver nowhere and
-/// reach no other account.
-pub struct Clients<S, I, K, P = NotSetUp, G = NotSetUp, A = NotSetUp> {
+/// destinations, member accounts, organization and Security Hub default to [`NotSetUp`], for
+/// engines that deliver nowhere and reach no other account.
+pub struct Clients<S, I, K, P = NotSetUp, G = NotSetUp, A = NotSetUp, O = NotSetUp, H = NotSetUp> {
     pub secrets: S,
     pub iam: I,
     pub keys: K,
     pub parameters: P,
     pub github: G,
     pub accounts: A,
+    pub organization: O,
+    pub security_hub: H,
 }
 
-impl<S, I, K, P, G, A> Services for Clients<S, I, K, P, G, A>
+impl<S, I, K, P, G, A, O, H> Services for Clients<S, I, K, P, G, A, O, H>
 where
     S: SecretStore,
     I: Iam,
@@ -81,6 +89,8 @@ where
     P: ParameterStore,
     G: GitHubSecrets,
     A: MemberAccounts<I>,
+    O: OrganizationTree,
+    H: FindingsHub,
 {
     type Secrets = S;
     type Iam = I;
@@ -88,6 +98,8 @@ where
     type Parameters = P;
     type GitHub = G;
     type Accounts = A;
+    type Organization = O;
+    type SecurityHub = H;
 
     fn secrets(&self) -> &S {
         &self.secrets
@@ -112,6 +124,14 @@ where
     fn accounts(&self) -> &A {
         &self.accounts
     }
+
+    fn organization(&self) -> &O {
+        &self.organization
+    }
+
+    fn security_hub(&self) -> &H {
+        &self.security_hub
+    }
 }
 
 /// A service this engine was not given: every call is refused. Delivery checks destinations
@@ -121,9 +141,7 @@ where
 pub struct NotSetUp;
 
 fn not_set_up(service: &str) -> Error {
-    Error::InvalidConfig(format!(
-        "this engine was built without {service}, so it cannot deliver there"
-    ))
+    Error::InvalidConfig(format!("this engine was built without {service}"))
 }
 
 impl<I: Iam> MemberAccounts<I> for NotSetUp {
@@ -135,6 +153,34 @@ impl<I: Iam> MemberAccounts<I> for NotSetUp {
         Err(Error::InvalidConfig(format!(
             "this engine was built without member accounts, so it cannot audit {account}"
         )))
+    }
+}
+
+impl OrganizationTree for NotSetUp {
+    async fn caller_account(&self) -> Result<String> {
+        Err(not_set_up("Organizations"))
+    }
+
+    async fn roots(&self) -> Result<Vec<OrgUnit>> {
+        Err(not_set_up("Organizations"))
+    }
+
+    async fn child_units(&self, _: &str) -> Result<Vec<OrgUnit>> {
+        Err(not_set_up("Organizations"))
+    }
+
+    async fn accounts_in(&self, _: &str) -> Result<Vec<OrgAccount>> {
+        Err(not_set_up("Organizations"))
+    }
+}
+
+impl FindingsHub for NotSetUp {
+    async fn import(&self, _: &[HubFinding]) -> Result<Vec<(String, String)>> {
+        Err(not_set_up("Security Hub"))
+    }
+
+    async fn active(&self, _: &str, _: &str) -> Result<Vec<HubFinding>> {
+        Err(not_set_up("Security Hub"))
     }
 }
 

@@ -120,6 +120,30 @@ pub enum Command {
         /// Exit with 6 when a finding at or above this severity exists (for pipelines).
         #[arg(long, value_enum)]
         fail_on: Option<FailOn>,
+        /// Audit every account of the organization (run it from the management account or a
+        /// delegated administrator), each through its audit role, into one report by account.
+        #[arg(long, conflicts_with = "report_file")]
+        organization: bool,
+        /// The audit role in each member account (default ROTATOR_AUDIT_ROLE, else
+        /// iam-key-rotator-audit, member-role.yaml's AuditRoleName).
+        #[arg(long, requires = "organization")]
+        role: Option<String>,
+        /// Audit only this account (repeat for several); with --include-ou, either.
+        #[arg(long, value_name = "ACCOUNT_ID", requires = "organization")]
+        include_account: Vec<String>,
+        /// Leave this account out (repeat for several).
+        #[arg(long, value_name = "ACCOUNT_ID", requires = "organization")]
+        exclude_account: Vec<String>,
+        /// Audit only the accounts under this unit (ou-... or r-...), at any depth.
+        #[arg(long, value_name = "OU_ID", requires = "organization")]
+        include_ou: Vec<String>,
+        /// Leave out the accounts under this unit, at any depth.
+        #[arg(long, value_name = "OU_ID", requires = "organization")]
+        exclude_ou: Vec<String>,
+        /// Import the findings into Security Hub (this account's, in this region), one per
+        /// account, user, key and check; earlier ones that no longer hold are resolved.
+        #[arg(long)]
+        security_hub: bool,
     },
     /// Bring an IAM user under rotation: its secret, its tag, rotation attached and run now.
     /// Running it again changes nothing.

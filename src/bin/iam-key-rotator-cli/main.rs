@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use args::{Cli, Command, FailOn, Output};
 use clap::Parser;
 use clap::error::ErrorKind;
+use iam_key_rotator::audit::organization::{OrgOptions, Selection};
 use iam_key_rotator::aws;
 use iam_key_rotator::change::Change;
 use iam_key_rotator::delivery::Holding;
@@ -69,13 +70,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(&cli)) {
         Ok((report, context)) => {
             output::print(cli.output, &report, &context);
-            if let Outcome::Audited(audit) = &report
-                && audit.is_incomplete()
+            if let Outcome::Audited(run) = &report
+                && run.is_incomplete()
             {
-                eprintln!(
-                    "error: the audit is incomplete: {} secret(s) could not be read (see the unreadable-secret findings); make them readable to this role, then audit again",
-                    audit.summary.unreadable_secrets
-                );
+                eprintln!("error: {}", incomplete(run));
                 return ExitCode::from(7);
             }
             if let (
@@ -91,7 +89,7 @@ fn main() -> ExitCode {
                     FailOn::Medium => audit::Severity::Medium,
                     FailOn::Low => audit::Severity::Low,
                 };
-                if audit.has_finding_at_or_above(level) {
+                if audit.findings().iter().any(|(_, f)| f.severity <= level) {
                     return ExitCode::from(6);
                 }
             }
@@ -107,6 +105,25 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.remedy() as u8)
         }
+    }
+}
+
+/// Why an audit is incomplete, and what to do.
+fn incomplete(run: &audit::run::Run) -> String {
+    match &run.report {
+        audit::run::Report::Account(audit) => format!(
+            "the audit is incomplete: {} secret(s) could not be read (see the unreadable-secret findings); make them readable to this role, then audit again",
+            audit.summary.unreadable_secrets
+        ),
+        audit::run::Report::Organization(org) => format!(
+            "the audit is incomplete: {} account(s) could not be reached, {} not reached in time, {} with unreadable secrets (see the report); deploy member-role.yaml with AuditPrincipalArn to each, then audit again",
+            org.unreachable.len(),
+            org.not_reached.len(),
+            org.accounts
+                .iter()
+                .filter(|a| a.audit.is_incomplete())
+                .count()
+        ),
     }
 }
 
@@ -131,7 +148,7 @@ pub enum Outcome {
         changes: Vec<Change>,
     },
     Swept(sweep::Summary),
-    Audited(Box<audit::Audit>),
+    Audited(Box<audit::run::Run>),
     Adopted(adopt::Adoption),
     Retired {
         secret_id: String,
@@ -192,9 +209,19 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 applied,
             )
         }
-        Command::Audit { report_file, .. } => {
+        Command::Audit {
+            report_file,
+            organization,
+            role,
+            include_account,
+            exclude_account,
+            include_ou,
+            exclude_ou,
+            security_hub,
+            ..
+        } => {
             let rotator = wiring::rotator(&sdk, Config::from_env()?);
-            let csv = match report_file {
+            let report_csv = match report_file {
                 Some(path) => {
                     Some(
                         std::fs::read_to_string(path).map_err(|e| Error::UnreadableFile {
@@ -205,13 +232,42 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 }
                 None => None,
             };
-            let audit =
-                audit::audit(&rotator, csv, SystemTime::now(), |line| eprintln!("{line}")).await?;
+            let organization = organization.then(|| OrgOptions {
+                role: role
+                    .clone()
+                    .unwrap_or_else(|| rotator.config().members.audit_role.clone()),
+                selection: Selection {
+                    include_accounts: include_account.clone(),
+                    exclude_accounts: exclude_account.clone(),
+                    include_units: include_ou.clone(),
+                    exclude_units: exclude_ou.clone(),
+                },
+                deadline: None,
+            });
+            let security_hub = match (security_hub, sdk.region()) {
+                (false, _) => None,
+                (true, Some(region)) => Some(region.to_string()),
+                (true, None) => {
+                    return Err(Error::InvalidConfig(
+                        "--security-hub needs a region: set AWS_REGION or a profile's region"
+                            .into(),
+                    ));
+                }
+            };
+            let request = audit::run::Request {
+                organization,
+                security_hub,
+                report_csv,
+            };
+            let run = audit::run::run(&rotator, request, SystemTime::now(), |line| {
+                eprintln!("{line}")
+            })
+            .await?;
             let context = Context {
                 policies: Vec::new(),
                 covers: Some(settings::covers(&rotator.config().secret_name_prefix)),
             };
-            Ok((Outcome::Audited(Box::new(audit)), context))
+            Ok((Outcome::Audited(Box::new(run)), context))
         }
         Command::Adopt {
             user,

@@ -33,6 +33,29 @@ pub fn print(output: Output, report: &Outcome, context: &Context) {
     }
 }
 
+fn print_audit(output: Output, run: &audit::run::Run) {
+    use audit::run::Report;
+    match (output, &run.report) {
+        (Output::Csv, Report::Account(a)) => print!("{}", audit::to_csv(a)),
+        (Output::Html, Report::Account(a)) => print!("{}", audit::to_html(a)),
+        (_, Report::Account(a)) => print!("{}", audit::to_text(a)),
+        (Output::Csv, Report::Organization(o)) => print!("{}", audit::org_to_csv(o)),
+        (Output::Html, Report::Organization(o)) => print!("{}", audit::org_to_html(o)),
+        (_, Report::Organization(o)) => print!("{}", audit::org_to_text(o)),
+    }
+    if let Some(imported) = &run.security_hub {
+        eprintln!(
+            "Security Hub: {} findings imported, {} resolved, {} refused",
+            imported.imported,
+            imported.resolved,
+            imported.refused.len()
+        );
+        for (id, why) in &imported.refused {
+            eprintln!("  refused {id}: {why}");
+        }
+    }
+}
+
 fn json_of(report: &Outcome) -> Value {
     match report {
         Outcome::Audited(audit) => json!(audit),
@@ -68,9 +91,7 @@ fn json_of(report: &Outcome) -> Value {
 
 fn print_text(output: Output, report: &Outcome) {
     match (output, report) {
-        (Output::Csv, Outcome::Audited(audit)) => print!("{}", audit::to_csv(audit)),
-        (Output::Html, Outcome::Audited(audit)) => print!("{}", audit::to_html(audit)),
-        (_, Outcome::Audited(audit)) => print!("{}", audit::to_text(audit)),
+        (output, Outcome::Audited(run)) => print_audit(output, run),
         (_, Outcome::Adopted(adoption)) => {
             if adoption.plan.is_empty() {
                 println!(

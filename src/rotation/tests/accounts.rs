@@ -50,6 +50,8 @@ impl Org {
                 parameters: NotSetUp,
                 github: NotSetUp,
                 accounts: accounts.clone(),
+                organization: Default::default(),
+                security_hub: Default::default(),
             },
             fast_config(),
         );
@@ -157,6 +159,8 @@ async fn a_pending_value_naming_another_account_is_refused_before_any_step_acts(
             parameters: NotSetUp,
             github: NotSetUp,
             accounts: org.accounts.clone(),
+            organization: Default::default(),
+            security_hub: Default::default(),
         },
         fast_config(),
     );

@@ -1,0 +1,125 @@
+//! One audit run as the CLI and the Lambda ask for it: this account or the whole organization,
+//! and, when asked, the findings imported into Security Hub.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::organization::{OrgAudit, OrgOptions, audit_organization};
+use super::security_hub::{Destination, Imported, import};
+use super::{Audit, Finding, audit};
+use crate::accounts::partition_of_region;
+use crate::engine::Rotator;
+use crate::error::{Error, Result};
+use crate::services::{OrganizationTree, Services};
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Audit every account of the organization, so; `None`: this account only.
+    pub organization: Option<OrgOptions>,
+    /// Import the findings into Security Hub in this region (the audit's own).
+    pub security_hub: Option<String>,
+    /// A saved credential report instead of a fresh one (this account only).
+    pub report_csv: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    Account(Box<Audit>),
+    Organization(Box<OrgAudit>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    #[serde(flatten)]
+    pub report: Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<Imported>,
+}
+
+impl Run {
+    /// Whether something could not be read or reached, so that some keys may be told wrongly.
+    pub fn is_incomplete(&self) -> bool {
+        match &self.report {
+            Report::Account(audit) => audit.is_incomplete(),
+            Report::Organization(org) => org.is_incomplete(),
+        }
+    }
+
+    /// Every finding, with the account it was found in (`None`: this account).
+    pub fn findings(&self) -> Vec<(Option<&str>, &Finding)> {
+        match &self.report {
+            Report::Account(audit) => audit.findings.iter().map(|f| (None, f)).collect(),
+            Report::Organization(org) => org
+                .findings
+                .iter()
+                .map(|f| (Some(f.account.as_str()), &f.finding))
+                .collect(),
+        }
+    }
+}
+
+/// Runs the audit `request` asks for.
+pub async fn run<X: Services>(
+    rotator: &Rotator<X>,
+    request: Request,
+    now: SystemTime,
+    progress: impl Fn(&str) + Sync,
+) -> Result<Run> {
+    let report = match &request.organization {
+        Some(options) => {
+            if request.report_csv.is_some() {
+                return Err(Error::InvalidConfig(
+                    "a saved credential report is one account's: audit the organization without --report-file".into(),
+                ));
+            }
+            Report::Organization(Box::new(
+                audit_organization(rotator, options, now, &progress).await?,
+            ))
+        }
+        None => Report::Account(Box::new(
+            audit(rotator, request.report_csv.clone(), now, &progress).await?,
+        )),
+    };
+    let Some(region) = request.security_hub else {
+        return Ok(Run {
+            report,
+            security_hub: None,
+        });
+    };
+    let own = rotator.organization().caller_account().await?;
+    let to = Destination {
+        partition: partition_of_region(&region).to_string(),
+        region,
+        account: own.clone(),
+    };
+    let (findings, audited): (Vec<(String, &Finding)>, HashSet<String>) = match &report {
+        Report::Account(audit) => (
+            audit.findings.iter().map(|f| (own.clone(), f)).collect(),
+            HashSet::from([own.clone()]),
+        ),
+        Report::Organization(org) => (
+            org.findings
+                .iter()
+                .map(|f| (f.account.clone(), &f.finding))
+                .collect(),
+            org.accounts
+                .iter()
+                .map(|a| a.account.account.clone())
+                .collect(),
+        ),
+    };
+    let imported = import(rotator.security_hub(), &to, &findings, &audited, now).await?;
+    progress(&format!(
+        "Security Hub: {} findings imported, {} resolved, {} refused",
+        imported.imported,
+        imported.resolved,
+        imported.refused.len()
+    ));
+    Ok(Run {
+        report,
+        security_hub: Some(imported),
+    })
+}
