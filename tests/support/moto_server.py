@@ -449,7 +449,8 @@ class Control(BaseHTTPRequestHandler):
         from moto.iam.models import AccessKeyLastUsed, iam_backends
 
         command = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        backend = iam_backends[DEFAULT_ACCOUNT]["global"]
+        # A member account's IAM when the command names one (an organization's tests).
+        backend = iam_backends[command.get("account", DEFAULT_ACCOUNT)]["global"]
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         ago = lambda days: None if days is None else now - datetime.timedelta(days=days)  # noqa: E731
         op = command["op"]
@@ -559,6 +560,63 @@ def enforce_auth(session: dict, template_parameters: dict) -> dict:
 
 
 FUNCTION_ROLE = "rotation-function-role"
+ASFF_REQUIRED = ("AwsAccountId", "CreatedAt", "Description", "GeneratorId", "Id", "ProductArn", "Resources",
+                 "SchemaVersion", "Severity", "Title", "Types", "UpdatedAt")
+
+
+def security_hub_as_aws() -> None:
+    """moto's Security Hub ignores GetFindings' filters and imports a finding whatever it lacks;
+    AWS filters, and refuses a finding without ASFF's required fields or with another account's
+    product. The filters the audit sends (string EQUALS and PREFIX) are applied here."""
+    from moto.securityhub.models import SecurityHubBackend
+
+    original_get = SecurityHubBackend.get_findings
+    original_import = SecurityHubBackend.batch_import_findings
+    lock = threading.Lock()
+
+    def field(data, name):
+        if name == "ComplianceStatus":
+            return (data.get("Compliance") or {}).get("Status")
+        return data.get(name)
+
+    def matches(data, filters):
+        for name, conditions in (filters or {}).items():
+            if not any(isinstance(field(data, name), str) and (
+                    (c["Comparison"] == "EQUALS" and field(data, name) == c["Value"])
+                    or (c["Comparison"] == "PREFIX" and field(data, name).startswith(c["Value"])))
+                    for c in conditions):
+                return False
+        return True
+
+    def get_findings(self, filters=None, sort_criteria=None, max_results=None, next_token=None):
+        with lock:
+            everything = self.findings
+            self.findings = [f for f in everything if matches(f.data, filters)]
+            try:
+                return original_get(self, filters=filters, sort_criteria=sort_criteria,
+                                    max_results=max_results, next_token=next_token)
+            finally:
+                self.findings = everything
+
+    def batch_import_findings(self, findings):
+        product = f"arn:aws:securityhub:{self.region_name}:{self.account_id}:product/{self.account_id}/default"
+        refused, accepted = [], []
+        for finding in findings:
+            missing = [f for f in ASFF_REQUIRED if not finding.get(f)]
+            if missing:
+                refused.append({"Id": finding.get("Id", ""), "ErrorCode": "InvalidInput",
+                                "ErrorMessage": f"Finding is missing {', '.join(missing)}"})
+            elif finding["ProductArn"] != product:
+                refused.append({"Id": finding["Id"], "ErrorCode": "AccessDeniedException",
+                                "ErrorMessage": f"not authorized to import findings of {finding['ProductArn']}"})
+            else:
+                accepted.append(finding)
+        with lock:
+            failed, succeeded, failures = original_import(self, findings=accepted)
+        return failed + len(refused), succeeded, failures + refused
+
+    SecurityHubBackend.get_findings = get_findings
+    SecurityHubBackend.batch_import_findings = batch_import_findings
 
 
 def trust_as_aws() -> None:
@@ -667,6 +725,7 @@ def start(args):
         audit_sees_as_aws()
         listing_as_of_a_moment_ago()
         trust_as_aws()
+        security_hub_as_aws()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     # Each server its own GitHub: the benchmark starts several in one process.
