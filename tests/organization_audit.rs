@@ -207,7 +207,7 @@ async fn the_organization_is_audited_by_account_and_its_findings_reach_security_
         audited(&report),
         [MANAGEMENT.to_string(), org.payments.clone()]
     );
-    assert_eq!(listed(&report, "unreachable"), [org.no_role.clone()]);
+    assert_eq!(listed(&report, "unreachable"), vec![org.no_role.clone()]);
     assert!(
         report["unreachable"][0]["reason"]
             .as_str()
