@@ -175,6 +175,7 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
     assert_eq!(
         alarmed,
         [
+            "AuditAccountUnreachable",
             "AuditHighSeverity",
             "CurrentKeyBroken",
             "DeliveryStale",
@@ -216,13 +217,20 @@ fn the_audit_is_off_by_default_and_reads_only() {
     assert_eq!(template["Parameters"]["EnableAudit"]["Default"], "false");
     let audit = &template["Resources"]["AuditFunction"];
     assert_eq!(audit["Condition"], "WithAudit");
-    let input: Value = serde_json::from_str(
-        audit["Properties"]["Events"]["Audit"]["Properties"]["Input"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(input["Action"], "audit");
+    // The schedule's input, as CloudFormation substitutes the parameters' defaults into it.
+    let mut input = audit["Properties"]["Events"]["Audit"]["Properties"]["Input"]["Fn::Sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for name in ["AuditOrganization", "AuditSecurityHub"] {
+        let default = template["Parameters"][name]["Default"].as_str().unwrap();
+        input = input.replace(&format!("${{{name}}}"), default);
+    }
+    let input: Value = serde_json::from_str(&input).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({"Action": "audit", "Organization": false, "SecurityHub": false})
+    );
     let actions: Vec<String> = audit["Properties"]["Policies"][0]["Statement"]
         .as_array()
         .unwrap()

@@ -58,6 +58,8 @@ CENTRAL_SETS = [  # (name, parameters, logical ids moto skips)
     ("no-user-tag", {"UserTagKey": ""}, ALARMS + ["AlertTopicPolicy"]),
     ("members", {"MemberRoleName": "iam-key-rotator-member", "MemberOrganizationId": "o-abcdefghij"},
      ALARMS + ["AlertTopicPolicy"]),
+    ("organization-audit+security-hub", {"EnableAudit": "true", "AuditOrganization": "true", "AuditSecurityHub": "true"},
+     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditAccountUnreachableAlarm"]),
 ]
 MEMBER_SETS = [
     ("rotator-only", {"RotatorRoleArn": ROTATOR_ROLE}),
@@ -233,20 +235,35 @@ def check_rotation_function(c: Checks, p: dict, template: dict, made: dict, role
 def check_audit(c: Checks, p: dict, made: dict, roles: dict):
     """A second function, same binary, on its own schedule, with a read-only role of its own."""
     function = aws("lambda").get_function_configuration(FunctionName=made["AuditFunction"])
+    organization, security_hub = p["AuditOrganization"] == "true", p["AuditSecurityHub"] == "true"
+    env = {"ROTATOR_SECRET_NAME_PREFIX": "iam-keys/"}
+    if organization:
+        env["ROTATOR_AUDIT_ROLE"] = p["AuditRoleName"]
     c.expect("audit function", (function["MemorySize"], function["Timeout"], function["Environment"]["Variables"]),
-             (256, 300, {"ROTATOR_SECRET_NAME_PREFIX": "iam-keys/"}))
+             (256, 300, env))
     c.expect("audit function role", function["Role"], aws("iam").get_role(RoleName=made["AuditFunctionRole"])["Role"]["Arn"])
-    c.expect("audit rule", schedule(made, "AuditFunctionAudit", "AuditFunction")[:2], ("rate(7 days)", [(True, {"Action": "audit"})]))
+    c.expect("audit rule", schedule(made, "AuditFunctionAudit", "AuditFunction")[:2],
+             ("rate(7 days)", [(True, {"Action": "audit", "Organization": organization, "SecurityHub": security_hub})]))
     want = {"ReadTheCredentialReportWhichAwsCannotScope": (
                 ["iam:GenerateCredentialReport", "iam:GetCredentialReport", "secretsmanager:ListSecrets",
                  "secretsmanager:BatchGetSecretValue"], "*", None),
-            "TellWhichSlotHoldsARotatedKey": (["iam:ListAccessKeys"], f"arn:aws:iam::{ACCOUNT}:user/*", None),
+            "TellKeysAndExemptionsApart": (["iam:ListAccessKeys", "iam:GetUser"], f"arn:aws:iam::{ACCOUNT}:user/*", None),
             "ReadOnlyTheRotatedSecrets": (["secretsmanager:GetSecretValue"], SECRETS, None)}
     if p["KmsKeyArn"]:
         want["DecryptTheSecretsThroughSecretsManagerOnly"] = (["kms:Decrypt"], KMS_KEY, VIA_SECRETS_MANAGER)
+    if organization:
+        want["ReadTheOrganizationsTree"] = (["organizations:ListRoots", "organizations:ListChildren",
+                                             "organizations:ListAccountsForParent",
+                                             "organizations:DescribeOrganizationalUnit"], "*", None)
+        want["AssumeOnlyTheAuditRole"] = (["sts:AssumeRole"], "arn:aws:iam::*:role/iam-key-rotator-audit", None)
+    if security_hub:
+        want["ImportIntoThisAccountsOwnProduct"] = (
+            ["securityhub:BatchImportFindings"], f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default", None)
+        want["FindItsEarlierFindings"] = (
+            ["securityhub:GetFindings"], f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default", None)
     statements = role_policies(c, made["AuditFunctionRole"])
     check_statements(c, "audit role", shape(statements), want)
-    roles["audit"] = statements
+    roles.setdefault("audit+organization" if organization else "audit", statements)
 
 
 def check_example(c: Checks, p: dict, template: dict, made: dict):
@@ -272,7 +289,10 @@ def check_central(c: Checks, p: dict, template: dict, made: dict, roles: dict):
     if p["CreateExample"] == "true":
         check_example(c, p, template, made)
     got = outputs(CENTRAL)
-    c.expect("outputs", sorted(got), ["AlertTopicArn", "AttachToASecret", "RotationFunctionArn", "RotationFunctionRoleArn"])
+    want_outputs = ["AlertTopicArn", "AttachToASecret", "RotationFunctionArn", "RotationFunctionRoleArn"]
+    if p["EnableAudit"] == "true":
+        want_outputs.append("AuditFunctionRoleArn")
+    c.expect("outputs", sorted(got), sorted(want_outputs))
     if p["CreateExample"] == "true":
         c.gap("Outputs naming a skipped resource are dropped (ExampleSecretArn)", "ExampleSecretArn" not in got)
     c.expect("output RotationFunctionRoleArn (member-role.yaml's RotatorRoleArn)", got.get("RotationFunctionRoleArn"), role_arn)
@@ -355,7 +375,7 @@ def check_member_audit_role(c: Checks, made: dict, roles: dict) -> str:
     statements = role_policies(c, role["RoleName"])
     check_statements(c, "audit role", shape(statements), {
         "ReadTheCredentialReportWhichAwsCannotScope": (["iam:GenerateCredentialReport", "iam:GetCredentialReport"], "*", None),
-        "TellKeysAndExemptionsApart": (["iam:ListAccessKeys", "iam:ListUserTags"], f"arn:aws:iam::{ACCOUNT}:user/*", None)})
+        "TellKeysAndExemptionsApart": (["iam:ListAccessKeys", "iam:GetUser"], f"arn:aws:iam::{ACCOUNT}:user/*", None)})
     roles["member audit"] = statements
     return role["Arn"]
 
@@ -383,6 +403,8 @@ def secret(name): return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{nam
 
 MEMBER_ROLE_ARN = "arn:aws:iam::210987654321:role/iam-key-rotator-member"
 OTHER_ROLE_ARN = "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"
+AUDIT_ROLE_ARN = "arn:aws:iam::210987654321:role/iam-key-rotator-audit"
+OWN_PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
 IN_ORG, OTHER_ORG = {"aws:ResourceOrgID": "o-abcdefghij"}, {"aws:ResourceOrgID": "o-zzzzzzzzzz"}
 # (role, action, resource, principal, request context, allowed?)
 CALLS = [
@@ -411,7 +433,13 @@ CALLS = [
     ("member trust (ExternalId)", "sts:AssumeRole", "*", ROTATOR_ROLE, {"sts:ExternalId": "guessed"}, False),
     ("member trust (ExternalId)", "sts:AssumeRole", "*", AUDIT_PRINCIPAL, {"sts:ExternalId": EXTERNAL_ID}, False),
     ("member audit", "iam:GetCredentialReport", "*", None, None, True),
-    ("member audit", "iam:ListUserTags", user("ci-bot"), None, None, True),
+    ("member audit", "iam:GetUser", user("ci-bot"), None, None, True),
+    ("audit", "sts:AssumeRole", AUDIT_ROLE_ARN, None, None, False),
+    ("audit+organization", "sts:AssumeRole", AUDIT_ROLE_ARN, None, None, True),
+    ("audit+organization", "sts:AssumeRole", MEMBER_ROLE_ARN, None, None, False),
+    ("audit+organization", "securityhub:BatchImportFindings", OWN_PRODUCT, None, None, True),
+    ("audit+organization", "securityhub:BatchImportFindings",
+     "arn:aws:securityhub:us-east-1:210987654321:product/210987654321/default", None, None, False),
     ("member audit", "iam:CreateAccessKey", user("rotated/ci-bot"), None, None, False),
 ]
 
