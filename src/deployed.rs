@@ -188,6 +188,10 @@ mod tests {
                 }),
             }
         }
+
+        async fn invoke_later(&self, _: &str, _: &serde_json::Value) -> Result<()> {
+            unreachable!("reading settings invokes nothing")
+        }
     }
 
     fn shell(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -42,7 +42,8 @@ pub struct AuditEvent {
     pub exclude_units: Vec<String>,
 }
 
-/// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true}`; all but Action optional.
+/// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true, "StartAfter": "..."}`;
+/// all but Action optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SweepEvent {
@@ -53,6 +54,9 @@ pub struct SweepEvent {
     pub deep: bool,
     #[serde(default)]
     pub dry_run: bool,
+    /// The continuation of a sweep that stopped at its deadline: the secret name to start after.
+    #[serde(default)]
+    pub start_after: Option<String>,
 }
 
 impl Invocation {
@@ -79,7 +83,7 @@ impl Invocation {
             .map(Invocation::Sweep)
             .map_err(|e| {
                 Error::InvalidEvent(format!(
-                    "a sweep event is {{\"Action\": \"sweep\", \"SecretId\"?: \"...\", \"Deep\"?: true, \"DryRun\"?: true}}: {e}"
+                    "a sweep event is {{\"Action\": \"sweep\", \"SecretId\"?: \"...\", \"Deep\"?: true, \"DryRun\"?: true, \"StartAfter\"?: \"...\"}}: {e}"
                 ))
             })
     }

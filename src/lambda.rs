@@ -11,17 +11,19 @@ use crate::audit::run::{Report, Request};
 use crate::engine::Rotator;
 use crate::error::Error;
 use crate::event::{AuditEvent, Invocation};
-use crate::services::Services;
+use crate::services::{Functions, Services};
 use crate::sweep;
 
 /// Time kept back from the invocation's deadline to report a failure before Lambda kills us.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
-/// Handles one invocation: a rotation step answers `null`, a sweep its report, an audit its
+/// Handles one invocation: a rotation step answers `null`, a sweep its report (invoking the
+/// function again, through `functions`, to go on where its deadline stopped it), an audit its
 /// summary. Errors reach Lambda with their kind as `errorType`; a failed step also counts in the
 /// metric `RotationStepFailed`.
-pub async fn handle<X: Services>(
+pub async fn handle<X: Services, F: Functions>(
     rotator: &Rotator<X>,
+    functions: &F,
     invocation: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let deadline = deadline_from(
@@ -44,17 +46,24 @@ pub async fn handle<X: Services>(
             result.map(|()| Value::Null)
         }
         Ok(Invocation::Sweep(event)) => {
+            let function_arn =
+                Some(invocation.context.invoked_function_arn.clone()).filter(|arn| !arn.is_empty());
             let options = sweep::Options {
                 secret_id: event.secret_id,
                 dry_run: event.dry_run,
                 deep: event.deep,
-                function_arn: Some(invocation.context.invoked_function_arn.clone())
-                    .filter(|arn| !arn.is_empty()),
+                function_arn: function_arn.clone(),
                 only: None,
+                deadline: Some(sweep_deadline(deadline)),
+                start_after: event.start_after,
             };
-            sweep::sweep(rotator, &options, SystemTime::now())
-                .await
-                .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
+            match sweep::sweep(rotator, &options, SystemTime::now()).await {
+                Ok(report) => {
+                    go_on_later(functions, function_arn.as_deref(), &options, &report).await;
+                    Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+                }
+                Err(e) => Err(e),
+            }
         }
         Ok(Invocation::Audit(event)) => audit(rotator, event, deadline).await,
         Err(e) => Err(e),
@@ -159,6 +168,42 @@ fn audit_request<X: Services>(
     })
 }
 
+/// A sweep starts no secret later than this before the invocation's deadline: a secret under way
+/// may wait out throttling, within the SDK's 30-second operation timeout.
+pub const SWEEP_MARGIN: Duration = Duration::from_secs(35);
+
+/// When the sweep stops starting secrets: [`SWEEP_MARGIN`] before `deadline`, or a third of the
+/// time left if that is less (a short timeout still makes progress).
+fn sweep_deadline(deadline: Instant) -> Instant {
+    let now = Instant::now();
+    let left = deadline.saturating_duration_since(now);
+    now + left.saturating_sub(SWEEP_MARGIN).max(left / 3)
+}
+
+/// Invokes the function again with the sweep's continuation when its deadline left secrets, so a
+/// chain of runs visits every secret. A failure is logged: the next scheduled run starts over.
+async fn go_on_later<F: Functions>(
+    functions: &F,
+    function_arn: Option<&str>,
+    options: &sweep::Options,
+    report: &sweep::Summary,
+) {
+    let (Some(next), Some(arn)) = (&report.next, function_arn) else {
+        return;
+    };
+    let event = serde_json::json!({
+        "Action": "sweep", "Deep": options.deep, "DryRun": options.dry_run, "StartAfter": next,
+    });
+    match functions.invoke_later(arn, &event).await {
+        Ok(()) => {
+            info!(start_after = %next, left = report.left, "invoked the sweep again to go on")
+        }
+        Err(e) => {
+            error!(error = %e, start_after = %next, left = report.left, "could not invoke the sweep again; the next scheduled run starts over")
+        }
+    }
+}
+
 /// The instant to finish by, from Lambda's deadline in milliseconds since the epoch.
 /// Without a deadline (0, as in local runs) the test budget alone limits the step.
 pub fn deadline_from(deadline_ms: u64, now: SystemTime, now_instant: Instant) -> Instant {
@@ -184,6 +229,61 @@ mod tests {
         let start = Instant::now();
         let deadline = deadline_from(1_700_000_000_000 + 30_000, now, start);
         assert_eq!(deadline - start, Duration::from_secs(28));
+    }
+
+    /// Lambda, recording what the function invoked later.
+    #[derive(Default)]
+    struct Invoked(std::sync::Mutex<Vec<(String, Value)>>);
+
+    impl Functions for Invoked {
+        async fn environment(&self, _: &str) -> Result<Vec<(String, String)>, Error> {
+            Ok(Vec::new())
+        }
+
+        async fn invoke_later(&self, arn: &str, payload: &Value) -> Result<(), Error> {
+            if let Ok(mut calls) = self.0.lock() {
+                calls.push((arn.to_string(), payload.clone()));
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_its_deadline_stopped_invokes_the_function_again_to_go_on() {
+        let functions = Invoked::default();
+        let options = sweep::Options {
+            deep: true,
+            ..sweep::Options::default()
+        };
+        let mut report = sweep::Summary::default();
+        go_on_later(&functions, Some("arn:fn"), &options, &report).await;
+        assert!(
+            functions.0.lock().unwrap().is_empty(),
+            "finished: nothing to go on with"
+        );
+
+        report.next = Some("iam-keys/db-06".into());
+        report.left = 13;
+        go_on_later(&functions, Some("arn:fn"), &options, &report).await;
+        let calls = functions.0.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "arn:fn");
+        let event = Invocation::from_json(&calls[0].1).unwrap();
+        let Invocation::Sweep(event) = event else {
+            panic!("{:?}", calls[0].1)
+        };
+        assert_eq!(event.start_after.as_deref(), Some("iam-keys/db-06"));
+        assert!(event.deep);
+    }
+
+    #[test]
+    fn the_sweep_stops_starting_secrets_well_before_the_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let stop = sweep_deadline(deadline);
+        assert!(deadline - stop >= SWEEP_MARGIN);
+        // A short timeout still leaves a third of it to make progress.
+        let short = Instant::now() + Duration::from_secs(30);
+        assert!(sweep_deadline(short) > Instant::now() + Duration::from_secs(9));
     }
 
     #[test]

@@ -18,9 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok();
     let sdk = aws::load_sdk_config().await;
     let rotator = wiring::rotator(&sdk, config);
-    let rotator = &rotator;
+    let functions = wiring::functions(&sdk);
+    let (rotator, functions) = (&rotator, &functions);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let result = lambda::handle(rotator, event).await;
+        let result = lambda::handle(rotator, functions, event).await;
         if let Some(metrics) = metrics
             && let Err(e) = metrics.flush(std::io::stdout())
         {

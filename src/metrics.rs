@@ -43,3 +43,9 @@ pub fn audit_accounts_unreachable(count: u64) {
 pub fn security_hub_refused(count: u64) {
     metrics::counter!("SecurityHubRefused").increment(count);
 }
+
+/// How many secrets a sweep could not finish (throttled, refused, unreachable): the template
+/// alarms on any.
+pub fn sweep_errors(count: u64) {
+    metrics::counter!("SweepErrors").increment(count);
+}

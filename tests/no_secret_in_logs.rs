@@ -70,6 +70,7 @@ async fn no_secret_access_key_reaches_the_logs() {
         // A failing step logs its error too.
         let _ = lambda::handle(
             &bed.rotator(),
+            &iam_key_rotator::services::NotSetUp,
             LambdaEvent::new(json!({"Step": "nope"}), Context::default()),
         )
         .await;

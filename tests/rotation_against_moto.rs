@@ -202,6 +202,7 @@ async fn bad_events_are_refused_before_any_aws_call() {
     for payload in events {
         let err = lambda::handle(
             &rotator,
+            &iam_key_rotator::services::NotSetUp,
             LambdaEvent::new(payload.clone(), Context::default()),
         )
         .await

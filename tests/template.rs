@@ -181,7 +181,8 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
             "DeliveryStale",
             "PreviousKeyInUse",
             "RotationOverdue",
-            "RotationStuck"
+            "RotationStuck",
+            "SweepErrors"
         ]
     );
     let rules = resources_of_type(&template, "AWS::Events::Rule");

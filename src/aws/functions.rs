@@ -2,6 +2,9 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde_json::Value;
 
 use super::aws_error;
 use crate::error::{Error, Result};
@@ -49,5 +52,17 @@ impl Functions for LambdaFunctions {
             .collect();
         variables.sort();
         Ok(variables)
+    }
+
+    async fn invoke_later(&self, function_arn: &str, payload: &Value) -> Result<()> {
+        self.client
+            .invoke()
+            .function_name(function_arn)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| aws_error("Invoke", e))?;
+        Ok(())
     }
 }

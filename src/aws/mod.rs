@@ -13,6 +13,7 @@ mod sts;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -31,9 +32,12 @@ pub use sts::StsKeyChecker;
 use crate::error::Error;
 
 /// Loads region, credentials and endpoints the usual way (environment, profile, Lambda role),
-/// with timeouts so that a hung call cannot eat the invocation.
+/// with timeouts so that a hung call cannot eat the invocation, and the SDK's adaptive retries:
+/// IAM's request rate is shared by the whole account, so once throttled the SDK also slows its
+/// own pace instead of only retrying.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::from_env()
+        .retry_config(RetryConfig::adaptive().with_max_attempts(5))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))

@@ -44,6 +44,8 @@ pub struct SecretsState {
     pub listing_snapshot: Option<SecretSummary>,
     /// What GetResourcePolicy answers.
     pub resource_policy: Option<String>,
+    /// Other secrets ListSecrets shows beside this one (no values: the listing alone).
+    pub more_listed: Vec<SecretSummary>,
 }
 
 impl SecretsState {
@@ -324,12 +326,14 @@ impl SecretCatalog for FakeSecrets {
         if !state.name.starts_with(name_prefix) {
             return Ok(Vec::new());
         }
-        Ok(vec![
+        let mut listed = vec![
             state
                 .listing_snapshot
                 .clone()
                 .unwrap_or_else(|| state.summary()),
-        ])
+        ];
+        listed.extend(state.more_listed.iter().cloned());
+        Ok(listed)
     }
 
     async fn current_values(&self, name_prefix: &str) -> Result<CurrentValues> {

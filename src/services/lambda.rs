@@ -1,6 +1,9 @@
-//! Lambda, as far as the CLI needs it: the settings of a deployed function.
+//! Lambda, as far as the CLI and the sweep need it: the settings of a deployed function, and the
+//! function invoking itself again to go on with a sweep its deadline cut short.
 
 use std::future::Future;
+
+use serde_json::Value;
 
 use crate::error::Result;
 
@@ -11,4 +14,11 @@ pub trait Functions: Send + Sync {
         &self,
         function_arn: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+
+    /// Invokes the function with `payload` without waiting for it (InvocationType Event).
+    fn invoke_later(
+        &self,
+        function_arn: &str,
+        payload: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
 }

@@ -156,6 +156,16 @@ impl<I: Iam> MemberAccounts<I> for NotSetUp {
     }
 }
 
+impl Functions for NotSetUp {
+    async fn environment(&self, _: &str) -> Result<Vec<(String, String)>> {
+        Err(not_set_up("Lambda"))
+    }
+
+    async fn invoke_later(&self, _: &str, _: &serde_json::Value) -> Result<()> {
+        Err(not_set_up("Lambda"))
+    }
+}
+
 impl OrganizationTree for NotSetUp {
     async fn caller_account(&self) -> Result<String> {
         Err(not_set_up("Organizations"))

@@ -10,7 +10,7 @@ mod listing;
 mod previous_key;
 mod retire;
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -139,6 +139,16 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
     pub dry_run: bool,
+    /// When the run's deadline came before every secret was looked at: the name to start after
+    /// next time (`StartAfter`), and how many secrets are left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub left: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A destination of a secret, and what it holds.
@@ -163,6 +173,11 @@ pub struct Options {
     pub function_arn: Option<String>,
     /// Only these secrets (ARNs), when given; the others are neither swept nor reported.
     pub only: Option<Vec<String>>,
+    /// Start no secret after this instant: the rest are left for the next run (`Summary::next`).
+    pub deadline: Option<Instant>,
+    /// Only the secrets whose names sort after this one: the continuation of a run that stopped
+    /// at its deadline. Secrets are looked at in name order, so a chain of runs visits each once.
+    pub start_after: Option<String>,
 }
 
 /// Sweeps every secret under the configured prefix. A secret that needs nothing costs no call
@@ -181,6 +196,10 @@ pub async fn sweep<X: Services>(
     if let Some(only) = &options.only {
         secrets.retain(|s| only.contains(&s.arn));
     }
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(after) = &options.start_after {
+        secrets.retain(|s| s.name > *after);
+    }
     if let Some(id) = &options.secret_id {
         secrets.retain(|s| s.arn == *id || s.name == *id);
         if secrets.is_empty() {
@@ -195,17 +214,42 @@ pub async fn sweep<X: Services>(
         ..Summary::default()
     };
     // A few secrets at a time: IAM and STS share an account-wide rate that the sweep must not eat.
+    // Each starts only before the deadline; they start in order, so those left are the last ones.
     let sweeps: Vec<_> = secrets
         .iter()
-        .map(|secret| sweep_one(rotator, secret, options, now))
+        .map(|secret| async move {
+            if options.deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            Some(sweep_one(rotator, secret, options, now).await)
+        })
         .collect();
     let mut swept = futures::stream::iter(sweeps).buffered(CONCURRENCY);
+    let mut last = None;
+    let mut index = 0;
     while let Some(one) = swept.next().await {
+        let secret = &secrets[index];
+        index += 1;
+        let Some(one) = one else {
+            report.left += 1;
+            continue;
+        };
+        last = Some(secret.name.clone());
         report.secrets += 1;
         report.actions.extend(one.actions);
         report.findings.extend(one.findings);
         report.deliveries.extend(one.deliveries);
         report.errors.extend(one.errors);
+    }
+    if report.left > 0 {
+        // Nothing visited: the next run would start at the same place. Say so instead.
+        let Some(last) = last else {
+            return Err(Error::InvalidConfig(format!(
+                "the sweep had no time left for any of its {} secrets: raise the function's timeout (FunctionTimeoutSeconds)",
+                report.left
+            )));
+        };
+        report.next = Some(last);
     }
     publish(&report);
     Ok(report)
@@ -241,7 +285,6 @@ async fn sweep_one<X: Services>(
         && wanted
         && let Err(e) = previous_key::examine(rotator, secret, options, now, &mut report).await
     {
-        error!(secret = %secret.name, error = %e, "could not sweep this secret");
         report.errors.push(format!("{}: {e}", secret.name));
     }
     report
@@ -255,6 +298,13 @@ fn publish(report: &Summary) {
     for finding in &report.findings {
         warn!(secret = %finding.secret_id, finding = finding.kind.as_str(), detail = %finding.detail, "sweep finding");
     }
+    if let Some(next) = &report.next {
+        warn!(left = report.left, start_after = %next, "the sweep stopped at its deadline; the next run starts after this secret");
+    }
+    for e in &report.errors {
+        error!(error = %e, "could not sweep this secret");
+    }
+    crate::metrics::sweep_errors(report.errors.len() as u64);
     if report.dry_run {
         return;
     }

@@ -636,4 +636,5 @@ async fn a_sweep_and_a_rotation_interleaved_at_every_call_keep_every_invariant()
     }
 }
 
+mod deadline;
 mod safety;

@@ -151,7 +151,7 @@ proptest! {
         if let Err(e) = RotationEvent::from_json(&event) {
             // The handler refuses it the same way, before the rotator sees it.
             let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-            let handled = runtime().block_on(crate::lambda::handle(&rotator, invocation));
+            let handled = runtime().block_on(crate::lambda::handle(&rotator, &crate::services::NotSetUp, invocation));
             prop_assert_eq!(handled.map_err(|h| h.kind()), Err(e.kind()));
             prop_assert_eq!(secrets.state().writes + iam.state().writes, 0);
             prop_assert!(runtime().block_on(iam.list_keys("ci-bot")).unwrap().is_empty());

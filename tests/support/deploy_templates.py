@@ -47,7 +47,7 @@ VIA_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.us-eas
 
 # What moto's CloudFormation does not create (it warns "not supported" and goes on): listed per
 # parameter set, so that a resource moto starts or stops skipping fails the run until looked at.
-ALARMS = ["CurrentKeyBrokenAlarm", "RotationStuckAlarm", "RotationOverdueAlarm", "DeliveryStaleAlarm",
+ALARMS = ["CurrentKeyBrokenAlarm", "RotationStuckAlarm", "RotationOverdueAlarm", "DeliveryStaleAlarm", "SweepErrorsAlarm",
           "PreviousKeyInUseAlarm"]
 CENTRAL_SETS = [  # (name, parameters, logical ids moto skips)
     ("defaults", {}, ALARMS + ["AlertTopicPolicy"]),
@@ -134,13 +134,18 @@ def outputs(stack: str) -> dict:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+# Policies template.yaml attaches to a role as resources of their own (AWS::IAM::Policy).
+STANDALONE_POLICIES = {"sweep-goes-on"}
+
+
 def role_policies(c: Checks, role: str) -> list:
     """All statements of a role's inline policies, as moto read them back."""
     statements = []
     for name in aws("iam").list_role_policies(RoleName=role)["PolicyNames"]:
         document = aws("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        c.gap("IAM role inline policies from CloudFormation are stored as Python repr, not JSON",
-              isinstance(document, str) and document.startswith("{'"))
+        if name not in STANDALONE_POLICIES:  # an AWS::IAM::Policy resource's document is stored as JSON
+            c.gap("IAM role inline policies from CloudFormation are stored as Python repr, not JSON",
+                  isinstance(document, str) and document.startswith("{'"))
         statements += (ast.literal_eval(document) if isinstance(document, str) else document)["Statement"]
     return statements
 
@@ -167,7 +172,10 @@ def check_rotation_role(c: Checks, p: dict, template: dict, made: dict, roles: d
     want = {"RotateOnlyTheseSecrets": (SECRET_ACTIONS, SECRETS, None),
             "NoteTheSweepsProgressOnTheseSecrets": (["secretsmanager:TagResource"], SECRETS, TAG_KEYS_OWN),
             "ListSecretsCannotBeScopedByAws": (["secretsmanager:ListSecrets"], "*", None),
-            "ManageKeysOnlyOfUsersUnderThePath": (["iam:GetUser"] + KEY_ACTIONS, ROTATED_USERS, None)}
+            "ManageKeysOnlyOfUsersUnderThePath": (["iam:GetUser"] + KEY_ACTIONS, ROTATED_USERS, None),
+            # A sweep its deadline stops invokes this function again, and no other.
+            "InvokeOnlyItself": (["lambda:InvokeFunction"],
+                                 f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{made['RotationFunction']}", None)}
     if p["KmsKeyArn"]:
         want["UseTheSecretsKey"] = (["kms:Decrypt", "kms:GenerateDataKey"], KMS_KEY, VIA_SECRETS_MANAGER)
     if members:

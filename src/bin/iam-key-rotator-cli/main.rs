@@ -197,6 +197,8 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 deep: *deep,
                 function_arn: None,
                 only: None,
+                deadline: None,
+                start_after: None,
             };
             let now = SystemTime::now();
             let Some(secret_id) = secret_id else {
