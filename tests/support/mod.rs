@@ -147,6 +147,18 @@ impl Moto {
         serde_json::from_slice(&out.stdout).expect("JSON")
     }
 
+    /// What the throttling proxy in front of the function counted (`--iam-latency-ms`):
+    /// `{"iam_passed", "iam_throttled", "other"}`.
+    pub fn proxy_counts(&self) -> Value {
+        let script = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + '/proxy').read().decode())";
+        let out = Command::new(project_root().join(".venv/bin/python"))
+            .args(["-c", script, &self.control_url])
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "GET /control/proxy");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
     /// An administrator's view of a member account, through the role Organizations makes in it.
     pub async fn sdk_config_in(&self, account: &str) -> SdkConfig {
         let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);

@@ -74,6 +74,12 @@ class LambdaService:
                     return self.send_error(404)
                 call = service.pending.get()
                 service.running[call["id"]] = call
+                if callable(call["deadline_ms"]):
+                    call["deadline_ms"] = call["deadline_ms"]()
+                    # Past the deadline (and a margin) the call ends unanswered, as Lambda's does.
+                    timer = threading.Timer(service.timeout_s + 5, call["done"].set)
+                    timer.daemon = True
+                    timer.start()
                 body = call["body"].encode()
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", call["id"])
@@ -108,18 +114,37 @@ class LambdaService:
             self.process = subprocess.Popen([self.binary], env=env, stdin=subprocess.DEVNULL,
                                             stdout=self.log, stderr=self.log)
 
-    def invoke(self, arn, body):
+    def invoke(self, arn, body, later=False):
+        """One invocation; with `later` (InvocationType Event) it is queued behind the ones under
+        way and answered at once, as Lambda does."""
         self.ensure_running()
         event = json.loads(body) if isinstance(body, str) else body
         call = {"id": str(uuid.uuid4()), "body": json.dumps(event), "arn": arn,
-                "deadline_ms": int(time.time() * 1000) + self.timeout_s * 1000,
-                "done": threading.Event(), "outcome": "timeout", "answer": ""}
+                "deadline_ms": None, "done": threading.Event(), "outcome": "timeout", "answer": ""}
+        if later:
+            def run_later():
+                try:
+                    self.run_and_record(call, event)
+                except StepFailed:
+                    pass  # recorded; nobody waits for an Event invocation's answer
+            threading.Thread(target=run_later, daemon=True).start()
+            return b""
+        return self.run_and_record(call, event)
+
+    def run_and_record(self, call, event):
         started = time.monotonic()
+        # Lambda's timeout counts from when the function takes the event, which the queue may delay.
+        call["deadline_ms"] = lambda: int(time.time() * 1000) + self.timeout_s * 1000
         self.pending.put(call)
-        call["done"].wait(self.timeout_s + 5)
+        # The Runtime API's timer ends the call once the function took it; this bounds one never taken.
+        call["done"].wait(self.timeout_s * 10 + 5)
         record = {"step": event.get("Step"), "secret_id": event.get("SecretId"),
                   "token": event.get("ClientRequestToken"), "outcome": call["outcome"],
                   "ms": round((time.monotonic() - started) * 1000, 1)}
+        if event.get("Action"):
+            record["action"], record["event"] = event["Action"], event
+            if call["outcome"] == "response":
+                record["answer"] = json.loads(call["answer"] or "null")
         if call["outcome"] != "response":
             try:
                 error = json.loads(call["answer"])
@@ -435,6 +460,8 @@ class Control(BaseHTTPRequestHandler):
             state = self.server.github.state()
         elif self.path == "/control/sessions":
             state = ASSUMED_SESSIONS
+        elif self.path == "/control/proxy":
+            state = getattr(self.server, "proxy", ({},))[0]
         else:
             return self.send_error(404)
         body = json.dumps(state).encode()
@@ -478,6 +505,16 @@ class Control(BaseHTTPRequestHandler):
             secrets = secretsmanager_backends[DEFAULT_ACCOUNT][command.get("region", REGION)].secrets
             version = secrets[command["secret"]].versions[command["version"]]
             version["createdate"] = int(time.time()) - int(command["seconds_ago"])
+        elif op == "rotated_by":
+            # What RotateSecret leaves on a secret once rotated by a function, without running it
+            # (many secrets at once, for tests at scale): rotation on, the function, a schedule.
+            from moto.secretsmanager.models import secretsmanager_backends
+            secrets = secretsmanager_backends[DEFAULT_ACCOUNT][command.get("region", REGION)].secrets
+            for name in command["secrets"]:
+                secret = secrets[name]
+                secret.rotation_requested, secret.rotation_enabled = True, True
+                secret.rotation_lambda_arn, secret.auto_rotate_after_days = command["function"], 90
+                secret.next_rotation_date = int(time.time()) + 80 * 86400
         elif op == "last_use_delay":
             LAST_USE_DELAY[command["key_id"]] = command["seconds"]
         elif op == "root":
@@ -711,6 +748,10 @@ def parse_args(argv=None):
                         help="check every request's signature and IAM policy, as AWS does")
     parser.add_argument("--template-parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="with --enforce-auth: a template parameter the function's policy is read with")
+    parser.add_argument("--iam-latency-ms", type=int, default=0,
+                        help="the function reaches AWS through a proxy adding this to every IAM call")
+    parser.add_argument("--iam-rate", type=float, default=0,
+                        help="with --iam-latency-ms: IAM calls beyond this many a second are throttled")
     return parser.parse_args(argv)
 
 
@@ -769,10 +810,16 @@ def start(args):
         env = {name: value for name, value in os.environ.items()
                if name in ("PATH", "HOME", "RUST_BACKTRACE")}
         env.update(settings)
+        function_endpoint = endpoint
+        if args.iam_latency_ms or args.iam_rate:
+            import throttling_proxy
+            function_endpoint, counts, stop_proxy = throttling_proxy.start(
+                endpoint, args.iam_latency_ms / 1000, args.iam_rate or 1e9)
+            control.proxy = (counts, stop_proxy)
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": function_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         })
         service = LambdaService(args.function_binary, env, args.function_log, args.invocations, args.timeout)
         # With use_docker off, moto hands every invocation to its "simple" backend: catch ours there.
@@ -782,7 +829,8 @@ def start(args):
             if getattr(QUIET, "on", False):
                 return b""
             if function_name in (FUNCTION_NAME, function_arn):
-                return service.invoke(function_arn, body)
+                later = (headers or {}).get("X-Amz-Invocation-Type") == "Event"
+                return service.invoke(function_arn, body, later)
             return original_invoke(self, function_name, qualifier, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke
@@ -795,6 +843,8 @@ def start(args):
             service.stop()
         control.shutdown()
         control.github.stop()
+        if getattr(control, "proxy", None):
+            control.proxy[1]()
         server.stop()
 
     stop.control = f"http://127.0.0.1:{control.server_port}/control"

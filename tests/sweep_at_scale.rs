@@ -1,0 +1,147 @@
+//! A deep sweep with more work than one invocation's deadline allows, through the Lambda binary:
+//! IAM answers slowly (the test server's proxy adds 200 ms to each IAM call), the function's
+//! timeout is 3 seconds, so each run stops starting secrets at its deadline and invokes the
+//! function again with where to go on. The chain must look at every secret exactly once, each run
+//! answering within its timeout.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Moto, unique};
+
+const SECRETS: usize = 60;
+
+#[tokio::test]
+async fn a_sweep_longer_than_its_deadline_goes_on_in_a_chain_that_visits_every_secret_once() {
+    let dir = std::env::temp_dir().join(format!("iam-key-rotator-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let invocations = dir.join("invocations.jsonl");
+    let moto = Box::leak(Box::new(Moto::start(&[
+        "--function-binary",
+        env!("CARGO_BIN_EXE_iam-key-rotator"),
+        "--invocations",
+        invocations.to_str().unwrap(),
+        "--timeout",
+        "3",
+        "--iam-latency-ms",
+        "200",
+        "--function-env",
+        "ROTATOR_USER_PATH_PREFIX=/rotated/",
+        "--function-env",
+        "ROTATOR_SECRET_NAME_PREFIX=iam-keys/",
+    ])));
+    let sdk = moto.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let mut names = Vec::new();
+    for n in 0..SECRETS {
+        let user = unique(&format!("fleet-{n:02}"));
+        iam.create_user()
+            .user_name(&user)
+            .path("/rotated/")
+            .send()
+            .await
+            .expect("CreateUser");
+        let key = iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        let key = key.access_key().expect("a key");
+        let name = format!("iam-keys/{user}");
+        let value = json!({"UserName": user, "AccessKeyId": key.access_key_id(), "SecretAccessKey": key.secret_access_key()});
+        sm.create_secret()
+            .name(&name)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .expect("CreateSecret");
+        names.push(name);
+    }
+    moto.control(
+        json!({"op": "rotated_by", "secrets": names, "function": moto.rotation_lambda_arn}),
+    );
+
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let first = lambda
+        .invoke()
+        .function_name(&moto.rotation_lambda_arn)
+        .payload(aws_sdk_lambda::primitives::Blob::new(
+            json!({"Action": "sweep", "Deep": true}).to_string(),
+        ))
+        .send()
+        .await
+        .expect("Invoke");
+    let first: Value =
+        serde_json::from_slice(first.payload().expect("a payload").as_ref()).expect("JSON");
+    assert!(
+        first["next"].is_string(),
+        "the first run cannot finish in time: {first}"
+    );
+
+    // The chain goes on by itself; wait for the run that needs no other.
+    let runs = wait_for_the_chain(&invocations, Duration::from_secs(90));
+    let mut seen = BTreeSet::new();
+    let mut start_after: Option<String> = None;
+    for run in &runs {
+        assert_eq!(
+            run["outcome"], "response",
+            "every run answers within its timeout: {run}"
+        );
+        assert!(run["ms"].as_f64().unwrap_or(f64::MAX) < 3000.0, "{run}");
+        assert_eq!(
+            run["event"]["StartAfter"].as_str(),
+            start_after.as_deref(),
+            "each run starts where the last stopped"
+        );
+        assert_eq!(run["event"]["Deep"], true);
+        let answer = &run["answer"];
+        seen.insert(answer["secrets"].as_u64().unwrap_or(0));
+        start_after = answer["next"].as_str().map(str::to_string);
+    }
+    let visited: u64 = runs
+        .iter()
+        .map(|r| r["answer"]["secrets"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        visited,
+        SECRETS as u64,
+        "each secret exactly once over {} runs",
+        runs.len()
+    );
+    assert!(runs.len() >= 2, "{runs:?}");
+    assert_eq!(start_after, None);
+    let proxied = moto.proxy_counts();
+    assert!(
+        proxied["iam_passed"].as_u64().unwrap_or(0) >= 2 * SECRETS as u64,
+        "{proxied}"
+    );
+}
+
+/// The sweep runs recorded so far, in order, once one ends the chain (no `next`).
+fn wait_for_the_chain(invocations: &std::path::Path, within: Duration) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let runs: Vec<Value> = std::fs::read_to_string(invocations)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["action"] == "sweep")
+            .collect();
+        if runs
+            .last()
+            .is_some_and(|r| r["outcome"] != "response" || r["answer"]["next"].is_null())
+        {
+            return runs;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the chain did not end: {runs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
