@@ -10,7 +10,9 @@ A benchmark, not a test: it prints what it measures and never fails on a figure.
   - delivery: what a rotation adds per SSM destination and per GitHub secret (AWS calls, GitHub
     requests, time), through the GitHub stand-in;
   - the audit (`{"Action": "audit"}`) of 1,000 users, half of them under rotation: calls and wall
-    time; and the CLI checking a 10,000-user credential report from a file.
+    time; and the CLI checking a 10,000-user credential report from a file;
+  - at fleet scale (bench_fleet.py): the organization's audit of 50 accounts x 100 users, and a
+    sweep of 5,000 secrets through an IAM that is slow and throttled, split by its deadline.
 """
 
 import argparse
@@ -33,6 +35,9 @@ from moto.core.responses import BaseResponse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests/support"))
 import moto_server  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench_fleet  # noqa: E402
 
 LAMBDA_ENV = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": "us-east-1",
@@ -343,6 +348,28 @@ def main() -> int:
         github = ", ".join(f"{kind} {n}" for kind, n in sorted(figure["github"].items())) or "none"
         print(f"  {figure['label']:<40} {figure['ms']:6.0f} ms ({figure['ms'] - base['ms']:+5.0f})  "
               f"{total:3d} AWS calls (against the baseline: {added}); GitHub: {github}")
+
+    print("\nAt fleet scale (goals: the organization's audit under 5 s on moto; every secret swept, "
+          "each run within its deadline):")
+    calls, counting = count_calls()
+    try:
+        figure = bench_fleet.organization_audit(args.cli_binary, calls, counting)
+    finally:
+        stop_counting()
+    total = sum(figure["calls"].values())
+    detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
+    print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {total:5d} calls ({detail}); {figure['detail']}")
+    chain = bench_fleet.sweep_chain(args.binary)
+    runs = chain["runs"]
+    visited = sum((r.get("answer") or {}).get("secrets", 0) for r in runs)
+    print(f"  sweep of {chain['secrets']:,} secrets ({chain['with_work']} with a previous key to retire), IAM +50 ms "
+          f"and throttled above 10/s: {len(runs)} runs, {chain['ms'] / 1000:.0f} s in all; {visited:,} secrets "
+          f"looked at, {chain['deactivated']} keys deactivated; IAM calls {chain['proxy']}")
+    for r in runs:
+        answer = r.get("answer") or {}
+        print(f"    run {r['ms'] / 1000:5.1f} s of a {chain['timeout']} s timeout ({r['outcome']}): "
+              f"{answer.get('secrets')} secrets, {answer.get('left', 0)} left, "
+              f"{len(answer.get('actions', []))} actions, {len(answer.get('errors', []))} errors")
 
     print("\nThe audit (goal: under a second for 1,000 users):")
     for figure in audit_figures(args.binary, args.cli_binary):
