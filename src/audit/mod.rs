@@ -180,23 +180,18 @@ async fn audit_account<X: Services, I: Iam>(
     Ok(audit)
 }
 
-/// The users with findings who carry [`EXEMPT_TAG`] (GetUser, once per such user; the report
-/// carries no tags). The root row is never exempt.
+/// The users with findings who carry [`EXEMPT_TAG`]: one look at the account's users and tags
+/// (the report carries no tags), only when there are findings. The root row is never exempt.
 async fn exempt_users<I: Iam>(iam: &I, findings: &[Finding]) -> Result<BTreeSet<String>> {
-    let users: BTreeSet<&str> = findings
-        .iter()
-        .map(|f| f.user.as_str())
-        .filter(|u| *u != credential_report::ROOT)
-        .collect();
-    let mut exempt = BTreeSet::new();
-    for name in users {
-        if let Some(user) = iam.user(name).await?
-            && user.tags.iter().any(|(k, _)| k == EXEMPT_TAG)
-        {
-            exempt.insert(name.to_string());
-        }
+    if findings.iter().all(|f| f.user == credential_report::ROOT) {
+        return Ok(BTreeSet::new());
     }
-    Ok(exempt)
+    let tagged = iam.users_tagged(EXEMPT_TAG).await?;
+    Ok(findings
+        .iter()
+        .filter(|f| tagged.contains(&f.user))
+        .map(|f| f.user.clone())
+        .collect())
 }
 
 /// GenerateCredentialReport until it is ready (backing off, within [`REPORT_WAIT`]), then the report.

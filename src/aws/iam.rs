@@ -2,7 +2,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{ReportStateType, StatusType, Tag};
+use aws_sdk_iam::types::{EntityType, ReportStateType, StatusType, Tag};
 use secrecy::SecretString;
 
 use super::{aws_error, to_system_time};
@@ -87,6 +87,26 @@ impl IamUsers for IamClient {
             .await
             .map_err(|e| aws_error("TagUser", e))?;
         Ok(())
+    }
+
+    async fn users_tagged(&self, key: &str) -> Result<Vec<String>> {
+        let mut tagged = Vec::new();
+        let mut pages = self
+            .client
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
+            tagged.extend(
+                page.user_detail_list()
+                    .iter()
+                    .filter(|u| u.tags().iter().any(|t| t.key() == key))
+                    .filter_map(|u| u.user_name().map(str::to_string)),
+            );
+        }
+        Ok(tagged)
     }
 }
 

@@ -190,6 +190,17 @@ impl IamUsers for FakeIam {
         user.tags.push((key.into(), value.into()));
         Ok(())
     }
+
+    async fn users_tagged(&self, key: &str) -> Result<Vec<String>> {
+        Gate::pass(&self.1).await;
+        Ok(self
+            .state()
+            .users
+            .iter()
+            .filter(|u| u.tags.iter().any(|(k, _)| k == key))
+            .map(|u| u.name.clone())
+            .collect())
+    }
 }
 
 impl IamKeys for FakeIam {

@@ -91,6 +91,10 @@ pub trait IamUsers: Send + Sync {
         key: &str,
         value: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The names of the users carrying the tag `key`, whatever its value: one look at the whole
+    /// account (GetAccountAuthorizationDetails, a call per page of users), not one per user.
+    fn users_tagged(&self, key: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// A user's access keys: listed, made, deactivated, deleted, and when each was last used.

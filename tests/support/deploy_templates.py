@@ -253,9 +253,9 @@ def check_audit(c: Checks, p: dict, made: dict, roles: dict):
     c.expect("audit rule", schedule(made, "AuditFunctionAudit", "AuditFunction")[:2],
              ("rate(7 days)", [(True, {"Action": "audit", "Organization": organization, "SecurityHub": security_hub})]))
     want = {"ReadTheCredentialReportWhichAwsCannotScope": (
-                ["iam:GenerateCredentialReport", "iam:GetCredentialReport", "secretsmanager:ListSecrets",
-                 "secretsmanager:BatchGetSecretValue"], "*", None),
-            "TellKeysAndExemptionsApart": (["iam:ListAccessKeys", "iam:GetUser"], f"arn:aws:iam::{ACCOUNT}:user/*", None),
+                ["iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
+                 "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"], "*", None),
+            "TellWhichSlotHoldsARotatedKey": (["iam:ListAccessKeys"], f"arn:aws:iam::{ACCOUNT}:user/*", None),
             "ReadOnlyTheRotatedSecrets": (["secretsmanager:GetSecretValue"], SECRETS, None)}
     if p["KmsKeyArn"]:
         want["DecryptTheSecretsThroughSecretsManagerOnly"] = (["kms:Decrypt"], KMS_KEY, VIA_SECRETS_MANAGER)
@@ -382,8 +382,9 @@ def check_member_audit_role(c: Checks, made: dict, roles: dict) -> str:
                      {"OnlyTheAuditPrincipal": (["sts:AssumeRole"], {"AWS": AUDIT_PRINCIPAL}, None)})
     statements = role_policies(c, role["RoleName"])
     check_statements(c, "audit role", shape(statements), {
-        "ReadTheCredentialReportWhichAwsCannotScope": (["iam:GenerateCredentialReport", "iam:GetCredentialReport"], "*", None),
-        "TellKeysAndExemptionsApart": (["iam:ListAccessKeys", "iam:GetUser"], f"arn:aws:iam::{ACCOUNT}:user/*", None)})
+        "ReadTheReportAndExemptionsWhichAwsCannotScope": (
+            ["iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails"], "*", None),
+        "TellWhichSlotHoldsARotatedKey": (["iam:ListAccessKeys"], f"arn:aws:iam::{ACCOUNT}:user/*", None)})
     roles["member audit"] = statements
     return role["Arn"]
 
@@ -441,7 +442,8 @@ CALLS = [
     ("member trust (ExternalId)", "sts:AssumeRole", "*", ROTATOR_ROLE, {"sts:ExternalId": "guessed"}, False),
     ("member trust (ExternalId)", "sts:AssumeRole", "*", AUDIT_PRINCIPAL, {"sts:ExternalId": EXTERNAL_ID}, False),
     ("member audit", "iam:GetCredentialReport", "*", None, None, True),
-    ("member audit", "iam:GetUser", user("ci-bot"), None, None, True),
+    ("member audit", "iam:GetAccountAuthorizationDetails", "*", None, None, True),
+    ("member audit", "iam:GetUser", user("ci-bot"), None, None, False),
     ("audit", "sts:AssumeRole", AUDIT_ROLE_ARN, None, None, False),
     ("audit+organization", "sts:AssumeRole", AUDIT_ROLE_ARN, None, None, True),
     ("audit+organization", "sts:AssumeRole", MEMBER_ROLE_ARN, None, None, False),
