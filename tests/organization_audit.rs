@@ -14,9 +14,26 @@ use support::{Moto, unique};
 
 const MANAGEMENT: &str = "123456789012";
 
+/// A server whose function is the built binary, for the scheduled audit.
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| Moto::start(&[]))
+    MOTO.get_or_init(|| {
+        Moto::start(&[
+            "--function-binary",
+            env!("CARGO_BIN_EXE_iam-key-rotator"),
+            "--function-log",
+            function_log().to_str().unwrap(),
+            "--function-env",
+            "ROTATOR_SECRET_NAME_PREFIX=iam-keys/",
+        ])
+    })
+}
+
+fn function_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "iam-key-rotator-org-audit-{}.log",
+        std::process::id()
+    ))
 }
 
 fn cli(args: &[&str]) -> Output {
@@ -353,4 +370,37 @@ async fn the_organizations_report_reads_by_account_in_every_format() {
         "{html}"
     );
     assert!(html.contains(&format!("id=\"account-{}\"", org.payments)));
+}
+
+#[tokio::test]
+async fn the_scheduled_audit_covers_the_organization_and_logs_each_account_it_could_not_reach() {
+    let org = org();
+    let lambda = aws_sdk_lambda::Client::new(&moto().sdk_config().await);
+    let event = json!({"Action": "audit", "Organization": true, "ExcludeAccounts": [org.excluded]});
+
+    let out = lambda
+        .invoke()
+        .function_name(&moto().rotation_lambda_arn)
+        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+        .send()
+        .await
+        .expect("Invoke");
+
+    let summary: Value =
+        serde_json::from_slice(out.payload().expect("a payload").as_ref()).expect("JSON");
+    assert_eq!(summary["unreachable_accounts"], 1, "{summary}");
+    // The management account, payments and playground: no-role is unreachable, excluded left out.
+    assert_eq!(summary["accounts"], 3, "{summary}");
+    let log = std::fs::read_to_string(function_log()).expect("the function's log");
+    assert!(
+        log.lines().any(
+            |l| l.contains("an account of the organization was not audited")
+                && l.contains(&org.no_role)
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("\"AuditAccountUnreachable\":1"),
+        "the metric: {log}"
+    );
 }
