@@ -45,6 +45,18 @@ impl<X: Services> Rotator<X> {
     ) -> Result<AccountIam<'_, X::Iam>> {
         match account {
             Some(account) if Some(account) != account_of(secret_arn) => {
+                let members = &self.config().members;
+                if members.role.is_none() {
+                    return Err(no_member_role(secret_arn, account));
+                }
+                if !members.accounts.allows(account) {
+                    return Err(Error::AccountUnreachable {
+                        secret: secret_arn.to_string(),
+                        account: account.to_string(),
+                        reason: "it is not among the member accounts this function may reach (ROTATOR_MEMBER_ACCOUNTS, the template's MemberAccountIds): the deployer decides where rotated users may live, not whoever writes a secret. Add it there, or correct AccountId".into(),
+                        retry: false,
+                    });
+                }
                 let iam = self
                     .services()
                     .accounts()
@@ -55,6 +67,11 @@ impl<X: Services> Rotator<X> {
             _ => Ok(AccountIam::Own(self.services().iam())),
         }
     }
+}
+
+/// The account `secret`'s user is in: its `AccountId`, else the account the secret lives in.
+pub fn account_of_user<'a>(secret_arn: &'a str, secret: &'a KeySecret) -> Option<&'a str> {
+    secret.account_id().or_else(|| account_of(secret_arn))
 }
 
 /// The account an ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).

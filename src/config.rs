@@ -41,6 +41,9 @@ pub const GITHUB_API_URL_VAR: &str = "ROTATOR_GITHUB_API_URL";
 pub const MEMBER_ROLE_VAR: &str = "ROTATOR_MEMBER_ROLE";
 /// The external id the member role's trust policy asks for, if any.
 pub const MEMBER_EXTERNAL_ID_VAR: &str = "ROTATOR_MEMBER_EXTERNAL_ID";
+/// The member accounts rotated users may live in, comma-separated, or `*` for any account of
+/// the organization; required with the member role.
+pub const MEMBER_ACCOUNTS_VAR: &str = "ROTATOR_MEMBER_ACCOUNTS";
 
 /// The audit role's name in each member account, for the organization-wide audit.
 pub const AUDIT_ROLE_VAR: &str = "ROTATOR_AUDIT_ROLE";
@@ -48,7 +51,7 @@ pub const AUDIT_ROLE_VAR: &str = "ROTATOR_AUDIT_ROLE";
 pub const AUDIT_ROLE: &str = "iam-key-rotator-audit";
 
 /// Every setting, by its variable's name.
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 19] = [
     TEST_BUDGET_VAR,
     TEST_FIRST_DELAY_VAR,
     TEST_MAX_DELAY_VAR,
@@ -66,6 +69,7 @@ pub const VARIABLES: [&str; 18] = [
     GITHUB_API_URL_VAR,
     MEMBER_ROLE_VAR,
     MEMBER_EXTERNAL_ID_VAR,
+    MEMBER_ACCOUNTS_VAR,
     AUDIT_ROLE_VAR,
 ];
 
@@ -75,8 +79,32 @@ pub struct MemberSettings {
     /// The role name `member-role.yaml` makes in each member account; `None`: only this account.
     pub role: Option<String>,
     pub external_id: Option<String>,
+    /// The member accounts a secret's `AccountId` may name: the deployer's decision, not the
+    /// secret writer's. Empty: none.
+    pub accounts: MemberAccountList,
     /// The audit role's name in each member account.
     pub audit_role: String,
+}
+
+/// Which member accounts rotated users may live in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MemberAccountList {
+    #[default]
+    None,
+    /// `*`: any account the member role can be assumed in (the template narrows that to the
+    /// organization, `MemberOrganizationId`).
+    Any,
+    Listed(Vec<String>),
+}
+
+impl MemberAccountList {
+    pub fn allows(&self, account: &str) -> bool {
+        match self {
+            MemberAccountList::None => false,
+            MemberAccountList::Any => true,
+            MemberAccountList::Listed(accounts) => accounts.iter().any(|a| a == account),
+        }
+    }
 }
 
 /// Where this deployment lets new keys be delivered. Whoever may write a secret chooses its
@@ -311,6 +339,7 @@ impl Default for MemberSettings {
         MemberSettings {
             role: None,
             external_id: None,
+            accounts: MemberAccountList::None,
             audit_role: AUDIT_ROLE.to_string(),
         }
     }
@@ -345,6 +374,27 @@ fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSetti
             "{MEMBER_EXTERNAL_ID_VAR} is set but {MEMBER_ROLE_VAR} is not: name the role member-role.yaml makes in each member account"
         )));
     }
+    let accounts = match set(MEMBER_ACCOUNTS_VAR) {
+        None => MemberAccountList::None,
+        Some(v) if v == "*" => MemberAccountList::Any,
+        Some(v) => {
+            let listed: Vec<String> = v.split(',').map(|a| a.trim().to_string()).collect();
+            if let Some(bad) = listed
+                .iter()
+                .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(Error::InvalidConfig(format!(
+                    "{MEMBER_ACCOUNTS_VAR} holds {bad:?}, which is not an AWS account id (12 digits); list ids separated by commas, or * for any account of the organization"
+                )));
+            }
+            MemberAccountList::Listed(listed)
+        }
+    };
+    if role.is_some() && accounts == MemberAccountList::None {
+        return Err(Error::InvalidConfig(format!(
+            "{MEMBER_ROLE_VAR} is set but {MEMBER_ACCOUNTS_VAR} is not: list the member accounts rotated users may live in (or * for any account of the organization), so that whoever writes a secret cannot send a rotation to an account of their own"
+        )));
+    }
     let audit_role = match set(AUDIT_ROLE_VAR) {
         Some(v) if is_iam_name(&v, 64, "") => v,
         Some(v) => {
@@ -357,6 +407,7 @@ fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSetti
     Ok(MemberSettings {
         role,
         external_id,
+        accounts,
         audit_role,
     })
 }
@@ -425,11 +476,14 @@ mod tests {
         let members = config_with(&[
             (MEMBER_ROLE_VAR, "iam-key-rotator-member"),
             (MEMBER_EXTERNAL_ID_VAR, "acme-rotation"),
+            (MEMBER_ACCOUNTS_VAR, "111122223333, 444455556666"),
         ])
         .unwrap()
         .members;
         assert_eq!(members.role.as_deref(), Some("iam-key-rotator-member"));
         assert_eq!(members.external_id.as_deref(), Some("acme-rotation"));
+        assert!(members.accounts.allows("444455556666"));
+        assert!(!members.accounts.allows("999999999999"));
         for (vars, expected) in [
             (
                 vec![(MEMBER_ROLE_VAR, "arn:aws:iam::111122223333:role/x")],
@@ -437,7 +491,22 @@ mod tests {
             ),
             (vec![(MEMBER_EXTERNAL_ID_VAR, "acme")], "is not"),
             (
-                vec![(MEMBER_ROLE_VAR, "r"), (MEMBER_EXTERNAL_ID_VAR, "x")],
+                vec![(MEMBER_ROLE_VAR, "r")],
+                "ROTATOR_MEMBER_ACCOUNTS is not",
+            ),
+            (
+                vec![
+                    (MEMBER_ROLE_VAR, "r"),
+                    (MEMBER_ACCOUNTS_VAR, "1111-2222-3333"),
+                ],
+                "not an AWS account id",
+            ),
+            (
+                vec![
+                    (MEMBER_ROLE_VAR, "r"),
+                    (MEMBER_ACCOUNTS_VAR, "*"),
+                    (MEMBER_EXTERNAL_ID_VAR, "x"),
+                ],
                 "not an external id",
             ),
         ] {

@@ -70,6 +70,22 @@ impl<X: Services> Rotator<X> {
             secret: secret_id.to_string(),
             user: user_label(secret),
         })?;
+        // The credentials in use may reach another account's IAM than the one the secret means
+        // (a CLI run with another account's credentials): a user of the same name there is not it.
+        if let (Some(want), Some(got)) = (
+            crate::accounts::account_of_user(secret_arn, secret),
+            crate::accounts::account_of(&user.arn),
+        ) && want != got
+        {
+            return Err(Error::AccountUnreachable {
+                secret: secret_id.to_string(),
+                account: want.to_string(),
+                reason: format!(
+                    "the credentials in use reach the IAM of account {got}, not of {want}, where the secret's user is; run with credentials of account {want}, or name the user's account in AccountId"
+                ),
+                retry: false,
+            });
+        }
         if !self.path_in_scope(&user.path) {
             return Err(Error::UserOutOfScope {
                 user: user.name,

@@ -33,6 +33,8 @@ fn moto() -> &'static Moto {
             "--function-env",
             "ROTATOR_MEMBER_ROLE=iam-key-rotator-member",
             "--function-env",
+            "ROTATOR_MEMBER_ACCOUNTS=*",
+            "--function-env",
             &format!("ROTATOR_MEMBER_EXTERNAL_ID={EXTERNAL_ID}"),
         ])
     })

@@ -56,7 +56,8 @@ CENTRAL_SETS = [  # (name, parameters, logical ids moto skips)
      ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AlertEmailSubscription", "ExampleSecret",
                "ExampleRotationSchedule"]),
     ("no-user-tag", {"UserTagKey": ""}, ALARMS + ["AlertTopicPolicy"]),
-    ("members", {"MemberRoleName": "iam-key-rotator-member", "MemberOrganizationId": "o-abcdefghij"},
+    ("members", {"MemberRoleName": "iam-key-rotator-member", "MemberOrganizationId": "o-abcdefghij",
+                 "MemberAccountIds": "111122223333,444455556666"},
      ALARMS + ["AlertTopicPolicy"]),
     ("organization-audit+security-hub", {"EnableAudit": "true", "AuditOrganization": "true", "AuditSecurityHub": "true"},
      ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditAccountUnreachableAlarm"]),
@@ -77,6 +78,7 @@ ENV_WHEN_SET = {  # variable: (parameter, the parameters that must all be non-em
     "ROTATOR_GITHUB_OWNERS": ("GitHubOwners", ["GitHubOwners"]),
     "ROTATOR_GITHUB_CREDENTIALS": ("GitHubCredentialsSecretArn", ["GitHubOwners"]),
     "ROTATOR_MEMBER_ROLE": ("MemberRoleName", ["MemberRoleName"]),
+    "ROTATOR_MEMBER_ACCOUNTS": ("MemberAccountIds", ["MemberRoleName"]),
     "ROTATOR_MEMBER_EXTERNAL_ID": ("MemberExternalId", ["MemberRoleName", "MemberExternalId"])}
 
 

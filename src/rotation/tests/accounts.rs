@@ -4,8 +4,9 @@
 use serde_json::json;
 
 use super::*;
+use crate::config::MemberAccountList;
 use crate::fakes::{FakeAccounts, FakeOrgRotator};
-use crate::services::{Clients, NotSetUp};
+use crate::services::{Clients, IamUsers, NotSetUp};
 
 const MEMBER: &str = "111122223333";
 
@@ -53,7 +54,7 @@ impl Org {
                 organization: Default::default(),
                 security_hub: Default::default(),
             },
-            fast_config(),
+            member_config(),
         );
         Org {
             secrets,
@@ -71,6 +72,15 @@ impl Org {
         }
         Ok(())
     }
+}
+
+/// The member role set, and the member account (and 444455556666, where no role is deployed)
+/// allowed.
+fn member_config() -> Config {
+    let mut config = fast_config();
+    config.members.role = Some("iam-key-rotator-member".into());
+    config.members.accounts = MemberAccountList::Listed(vec![MEMBER.into(), "444455556666".into()]);
+    config
 }
 
 #[tokio::test]
@@ -162,7 +172,7 @@ async fn a_pending_value_naming_another_account_is_refused_before_any_step_acts(
             organization: Default::default(),
             security_hub: Default::default(),
         },
-        fast_config(),
+        member_config(),
     );
     let writes = org.own.state().writes + org.member.state().writes;
 
@@ -199,4 +209,53 @@ async fn without_member_accounts_set_up_the_error_says_how_to_reach_one() {
         "{message}"
     );
     assert_eq!(world.writes(), 0);
+}
+
+#[tokio::test]
+async fn credentials_of_another_account_never_act_on_its_user_of_the_same_name() {
+    // The secret lives in 999999999999 and names no AccountId; the credentials in use reach
+    // 123456789012's IAM, which has a ci-bot too.
+    let world = World::new().await;
+    let mut elsewhere = event(Step::CreateSecret);
+    elsewhere.secret_id =
+        "arn:aws:secretsmanager:us-east-1:999999999999:secret:ci-bot-AbCdEf".into();
+
+    let err = world
+        .rotator
+        .run(&elsewhere, far_deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::AccountUnreachable { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("credentials of account 999999999999"),
+        "{err}"
+    );
+    assert_eq!(world.writes(), 0);
+    assert_eq!(world.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_secret_naming_an_account_the_deployer_did_not_allow_is_refused_though_its_role_trusts_us()
+ {
+    // Whoever writes the secret points it at an account of their own, with the role deployed and
+    // their user tagged with this secret's ARN.
+    let org = Org::new("777777777777").await;
+    let theirs = org.accounts.add("777777777777");
+    theirs.add_user("ci-bot", "/rotated/");
+    theirs
+        .tag_user("ci-bot", "iam-key-rotator:secret", SECRET)
+        .await
+        .unwrap();
+
+    let err = org.rotate().await.unwrap_err();
+
+    assert!(err.to_string().contains("ROTATOR_MEMBER_ACCOUNTS"), "{err}");
+    assert!(theirs.keys_of("ci-bot").is_empty(), "no key made there");
+    assert_eq!(org.own.state().writes + org.member.state().writes, 0);
+    assert!(
+        org.accounts.sessions.lock().unwrap().is_empty(),
+        "not even a session"
+    );
 }
