@@ -360,7 +360,7 @@ def main() -> int:
     detail = ", ".join(f"{op.split(':')[1]} {n}" for op, n in sorted(figure["calls"].items()))
     print(f"  {figure['label']:<42} {figure['ms']:7.0f} ms  {total:5d} calls ({detail}); {figure['detail']}")
     for chain in (bench_fleet.sweep_chain(args.binary),
-                  bench_fleet.sweep_chain(args.binary, secrets=1000, with_work=50, timeout=30, rate=3)):
+                  bench_fleet.sweep_chain(args.binary, secrets=500, with_work=25, timeout=30, rate=3)):
         runs = chain["runs"]
         visited = sum((r.get("answer") or {}).get("secrets", 0) for r in runs)
         print(f"  sweep of {chain['secrets']:,} secrets ({chain['with_work']} with a previous key to retire), IAM +50 ms "

@@ -5,7 +5,7 @@
   - a sweep of 5,000 secrets, 200 of them with a previous key to retire, through a proxy that adds
     50 ms to each IAM call and throttles IAM above 10 calls a second: the chain of runs the deadline
     splits it into, each run's time against its deadline, and every secret looked at once; and the
-    same for 1,000 secrets with IAM throttled above 3 calls a second, to see throttling absorbed.
+    same for 500 secrets with IAM throttled above 3 calls a second, to see throttling absorbed.
 """
 
 import json

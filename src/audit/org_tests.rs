@@ -365,3 +365,39 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
     assert_eq!(imported.imported, 250);
     assert_eq!(*hub.calls.lock().unwrap(), [100, 100, 50]);
 }
+
+#[tokio::test]
+async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
+    let hub = FakeHub::default();
+    let about = |secret: &str| super::Finding {
+        user: String::new(),
+        arn: String::new(),
+        check: "unreadable-secret",
+        severity: super::Severity::High,
+        controls: super::Controls::default(),
+        key: None,
+        detail: format!("secret {secret} could not be read (DecryptionFailure: no)"),
+        remedy: "r".into(),
+    };
+    let (a, b) = (about("iam-keys/a"), about("iam-keys/b"));
+    let refs = [(MANAGEMENT.to_string(), &a), (MANAGEMENT.to_string(), &b)];
+
+    import(
+        &hub,
+        &destination(),
+        &refs,
+        &HashSet::new(),
+        SystemTime::now(),
+    )
+    .await
+    .unwrap();
+
+    let stored = hub.findings.lock().unwrap().clone();
+    assert_eq!(stored.len(), 2);
+    assert_ne!(stored[0].id, stored[1].id);
+    assert!(
+        stored
+            .iter()
+            .all(|f| !f.resource_id.is_empty() && f.resource_type == "Other")
+    );
+}

@@ -49,7 +49,10 @@ impl SecretKeys {
         SecretKeys {
             by_user: self.by_member.get(account).cloned().unwrap_or_default(),
             by_member: HashMap::new(),
-            unreadable: self.unreadable.clone(),
+            // Which account an unreadable secret's user is in cannot be read either: its findings
+            // belong to the account the secrets live in (the caller's, always audited), not to
+            // every member account.
+            unreadable: Vec::new(),
             function_arn: self.function_arn.clone(),
         }
     }

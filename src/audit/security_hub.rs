@@ -114,8 +114,15 @@ fn to_hub(
         .key
         .as_ref()
         .and_then(|k| k.id.clone().or_else(|| k.slot.map(|s| format!("slot-{s}"))));
+    // A finding about no user (a secret that cannot be read names none) is told apart by what it
+    // says, so that two of them neither collide nor go without a resource.
+    let subject = match f.user.is_empty() {
+        true => format!("-/{}", short_hash(&f.detail)),
+        false => f.user.clone(),
+    };
     let (resource_type, resource_id) = match f.key.as_ref().and_then(|k| k.id.as_deref()) {
         Some(id) => ("AwsIamAccessKey", id.to_string()),
+        None if f.arn.is_empty() => ("Other", format!("{account}/{}/{subject}", f.check)),
         None => ("AwsIamUser", f.arn.clone()),
     };
     let controls = f.controls.label();
@@ -131,8 +138,7 @@ fn to_hub(
     };
     HubFinding {
         id: format!(
-            "{GENERATOR}{account}/{}/{}/{}",
-            f.user,
+            "{GENERATOR}{account}/{subject}/{}/{}",
             key.as_deref().unwrap_or("user"),
             f.check
         ),
@@ -157,6 +163,15 @@ fn to_hub(
         compliance: "FAILED".into(),
         record_state: "ACTIVE".into(),
     }
+}
+
+/// 8 bytes of SHA-256, in hex: stable across runs, as a finding's id must be.
+fn short_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// ASFF's length limits, cut on a character boundary.
