@@ -4,7 +4,7 @@
 use std::fmt;
 
 use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -19,9 +19,10 @@ pub enum Invocation {
 }
 
 /// `{"Action": "audit", "Organization": true, "SecurityHub": true, "Role": "...",
-/// "IncludeAccounts": [...], "ExcludeAccounts": [...], "IncludeUnits": [...], "ExcludeUnits": [...]}`;
-/// all but Action optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// "IncludeAccounts": [...], "ExcludeAccounts": [...], "IncludeUnits": [...], "ExcludeUnits": [...],
+/// "StartAfter": "..."}`; all but Action optional. The function writes one too, to go on with an
+/// organization's audit its deadline stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct AuditEvent {
     pub action: String,
@@ -40,6 +41,9 @@ pub struct AuditEvent {
     pub include_units: Vec<String>,
     #[serde(default)]
     pub exclude_units: Vec<String>,
+    /// Audit only the accounts whose ids sort after this one (a run going on from another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
 }
 
 /// `{"Action": "sweep", "SecretId": "...", "Deep": true, "DryRun": true, "StartAfter": "..."}`;

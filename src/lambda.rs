@@ -6,7 +6,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tracing::{error, info};
 
-use crate::audit::organization::{OrgOptions, Selection};
+use crate::audit::organization::{OrgAudit, OrgOptions, Selection};
 use crate::audit::run::{Report, Request};
 use crate::engine::Rotator;
 use crate::error::Error;
@@ -37,6 +37,8 @@ pub async fn handle<X: Services, F: Functions>(
         Ok(Invocation::Rotation(event)) => Some(event.secret_id.clone()),
         _ => None,
     };
+    let function_arn =
+        Some(invocation.context.invoked_function_arn.clone()).filter(|arn| !arn.is_empty());
     let result = match parsed {
         Ok(Invocation::Rotation(event)) => {
             let result = rotator.run(&event, deadline).await;
@@ -46,26 +48,28 @@ pub async fn handle<X: Services, F: Functions>(
             result.map(|()| Value::Null)
         }
         Ok(Invocation::Sweep(event)) => {
-            let function_arn =
-                Some(invocation.context.invoked_function_arn.clone()).filter(|arn| !arn.is_empty());
             let options = sweep::Options {
                 secret_id: event.secret_id,
                 dry_run: event.dry_run,
                 deep: event.deep,
                 function_arn: function_arn.clone(),
                 only: None,
-                deadline: Some(sweep_deadline(deadline)),
+                deadline: Some(stop_starting(deadline, SWEEP_MARGIN)),
                 start_after: event.start_after,
             };
             match sweep::sweep(rotator, &options, SystemTime::now()).await {
                 Ok(report) => {
-                    go_on_later(functions, function_arn.as_deref(), &options, &report).await;
+                    if let Some(next) = sweep_goes_on(&options, &report) {
+                        go_on_later(functions, function_arn.as_deref(), &next, report.left).await;
+                    }
                     Ok(serde_json::to_value(report).unwrap_or(Value::Null))
                 }
                 Err(e) => Err(e),
             }
         }
-        Ok(Invocation::Audit(event)) => audit(rotator, event, deadline).await,
+        Ok(Invocation::Audit(event)) => {
+            audit(rotator, functions, function_arn.as_deref(), event, deadline).await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -76,14 +80,18 @@ pub async fn handle<X: Services, F: Functions>(
 
 /// The scheduled audit, of this account or the organization: each finding a JSON log line
 /// (with its account), counts per control as metrics (with `AuditHighSeverity` for the alarm),
-/// each unreachable account an error line and `AuditAccountUnreachable`; with `SecurityHub`, the
-/// findings imported there. Answers the summary.
-async fn audit<X: Services>(
+/// each unreachable account an error line and `AuditAccountUnreachable`; the accounts its deadline
+/// left, audited by the function invoked again to go on (or, failing that, counted as unreachable);
+/// with `SecurityHub`, the findings imported there, each one that did not get in counted in
+/// `SecurityHubNotImported`. Answers the summary.
+async fn audit<X: Services, F: Functions>(
     rotator: &Rotator<X>,
+    functions: &F,
+    function_arn: Option<&str>,
     event: AuditEvent,
     deadline: Instant,
 ) -> Result<Value, Error> {
-    let request = audit_request(rotator, event, deadline)?;
+    let request = audit_request(rotator, event.clone(), deadline)?;
     let run =
         crate::audit::run::run(rotator, request, SystemTime::now(), |line| info!("{line}")).await?;
     let findings = run.findings();
@@ -104,13 +112,30 @@ async fn audit<X: Services>(
             crate::metrics::audit_finding(cis);
         }
     }
+    let mut incomplete = run.is_incomplete();
     if let Report::Organization(org) = &run.report {
-        for skipped in org.unreachable.iter().chain(&org.not_reached) {
+        let continued = match audit_goes_on(&event, org) {
+            Some(next) => go_on_later(functions, function_arn, &next, org.not_reached.len()).await,
+            None => false,
+        };
+        for skipped in &org.unreachable {
             error!(account = %skipped.account.account, account_name = %skipped.account.account_name, reason = %skipped.reason, "an account of the organization was not audited");
         }
-        crate::metrics::audit_accounts_unreachable(org.unreachable.len() as u64);
+        for skipped in &org.not_reached {
+            match continued {
+                true => info!(account = %skipped.account.account, "left for the run that goes on"),
+                false => {
+                    error!(account = %skipped.account.account, account_name = %skipped.account.account_name, reason = %skipped.reason, "an account of the organization was not audited")
+                }
+            }
+        }
+        let not_seen = org.unreachable.len() + if continued { 0 } else { org.not_reached.len() };
+        crate::metrics::audit_accounts_unreachable(not_seen as u64);
+        if continued {
+            incomplete = org.could_not_see();
+        }
     }
-    if run.is_incomplete() {
+    if incomplete {
         // The lines above name each secret and account; this line is what a log alarm matches.
         error!(
             "the audit is incomplete: secrets could not be read (give the audit's role kms:Decrypt on their key, KmsKeyArn) or accounts could not be reached (deploy member-role.yaml with AuditPrincipalArn there)"
@@ -120,7 +145,10 @@ async fn audit<X: Services>(
         for (id, why) in &imported.refused {
             error!(finding = %id, reason = %why, "Security Hub refused a finding");
         }
-        crate::metrics::security_hub_refused(imported.refused.len() as u64);
+        if let Some(failure) = &imported.failed {
+            error!(error_type = failure.kind, error = %failure.message, not_written = imported.not_written, "Security Hub did not take the findings");
+        }
+        crate::metrics::security_hub_not_imported(imported.missing() as u64);
     }
     let high = findings
         .iter()
@@ -159,7 +187,8 @@ fn audit_request<X: Services>(
             include_units: event.include_units,
             exclude_units: event.exclude_units,
         },
-        deadline: Some(deadline),
+        deadline: Some(stop_starting(deadline, AUDIT_MARGIN)),
+        start_after: event.start_after,
     });
     Ok(Request {
         organization,
@@ -172,34 +201,57 @@ fn audit_request<X: Services>(
 /// may wait out throttling, within the SDK's 30-second operation timeout.
 pub const SWEEP_MARGIN: Duration = Duration::from_secs(35);
 
-/// When the sweep stops starting secrets: [`SWEEP_MARGIN`] before `deadline`, or a third of the
-/// time left if that is less (a short timeout still makes progress).
-fn sweep_deadline(deadline: Instant) -> Instant {
+/// An organization's audit starts no account later than this before the invocation's deadline: an
+/// account under way may wait [`crate::audit::REPORT_WAIT`] for its credential report, and the
+/// findings then go to Security Hub.
+pub const AUDIT_MARGIN: Duration = Duration::from_secs(crate::audit::REPORT_WAIT.as_secs() + 30);
+
+/// When to stop starting work: `margin` before `deadline`, or a third of the time left if that is
+/// more (a short timeout still makes progress).
+fn stop_starting(deadline: Instant, margin: Duration) -> Instant {
     let now = Instant::now();
     let left = deadline.saturating_duration_since(now);
-    now + left.saturating_sub(SWEEP_MARGIN).max(left / 3)
+    now + left.saturating_sub(margin).max(left / 3)
 }
 
-/// Invokes the function again with the sweep's continuation when its deadline left secrets, so a
-/// chain of runs visits every secret. A failure is logged: the next scheduled run starts over.
+/// The event that goes on with a sweep its deadline stopped, if it left secrets.
+fn sweep_goes_on(options: &sweep::Options, report: &sweep::Summary) -> Option<Value> {
+    let next = report.next.as_ref()?;
+    Some(serde_json::json!({
+        "Action": "sweep", "Deep": options.deep, "DryRun": options.dry_run, "StartAfter": next,
+    }))
+}
+
+/// The event that goes on with an organization's audit its deadline stopped, if it left accounts:
+/// the same audit, from where this one stopped.
+fn audit_goes_on(event: &AuditEvent, org: &OrgAudit) -> Option<Value> {
+    let next = org.next.clone()?;
+    let event = AuditEvent {
+        start_after: Some(next),
+        ..event.clone()
+    };
+    serde_json::to_value(event).ok()
+}
+
+/// Invokes the function again with `event`, so a chain of runs gets through work one run's
+/// deadline cannot. Whether it could: a failure is logged, and the next scheduled run starts over.
 async fn go_on_later<F: Functions>(
     functions: &F,
     function_arn: Option<&str>,
-    options: &sweep::Options,
-    report: &sweep::Summary,
-) {
-    let (Some(next), Some(arn)) = (&report.next, function_arn) else {
-        return;
+    event: &Value,
+    left: usize,
+) -> bool {
+    let Some(arn) = function_arn else {
+        return false;
     };
-    let event = serde_json::json!({
-        "Action": "sweep", "Deep": options.deep, "DryRun": options.dry_run, "StartAfter": next,
-    });
-    match functions.invoke_later(arn, &event).await {
+    match functions.invoke_later(arn, event).await {
         Ok(()) => {
-            info!(start_after = %next, left = report.left, "invoked the sweep again to go on")
+            info!(event = %event, left, "invoked the function again to go on");
+            true
         }
         Err(e) => {
-            error!(error = %e, start_after = %next, left = report.left, "could not invoke the sweep again; the next scheduled run starts over")
+            error!(error = %e, event = %event, left, "could not invoke the function again to go on; the next scheduled run starts over");
+            false
         }
     }
 }
@@ -256,15 +308,16 @@ mod tests {
             ..sweep::Options::default()
         };
         let mut report = sweep::Summary::default();
-        go_on_later(&functions, Some("arn:fn"), &options, &report).await;
-        assert!(
-            functions.0.lock().unwrap().is_empty(),
+        assert_eq!(
+            sweep_goes_on(&options, &report),
+            None,
             "finished: nothing to go on with"
         );
 
         report.next = Some("iam-keys/db-06".into());
         report.left = 13;
-        go_on_later(&functions, Some("arn:fn"), &options, &report).await;
+        let next = sweep_goes_on(&options, &report).unwrap();
+        assert!(go_on_later(&functions, Some("arn:fn"), &next, report.left).await);
         let calls = functions.0.lock().unwrap().clone();
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, "arn:fn");
@@ -277,13 +330,61 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_stops_starting_secrets_well_before_the_deadline() {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let stop = sweep_deadline(deadline);
-        assert!(deadline - stop >= SWEEP_MARGIN);
-        // A short timeout still leaves a third of it to make progress.
-        let short = Instant::now() + Duration::from_secs(30);
-        assert!(sweep_deadline(short) > Instant::now() + Duration::from_secs(9));
+    fn an_organizations_audit_its_deadline_stopped_goes_on_as_the_same_audit_from_where_it_stopped()
+    {
+        let event = AuditEvent {
+            action: "audit".into(),
+            organization: true,
+            security_hub: true,
+            exclude_units: vec!["ou-abcd-11111111".into()],
+            ..AuditEvent::default()
+        };
+        let mut org = OrgAudit {
+            audited_from: "111111111111".into(),
+            accounts: Vec::new(),
+            unreachable: Vec::new(),
+            excluded: Vec::new(),
+            not_reached: Vec::new(),
+            next: None,
+            findings: Vec::new(),
+            summary: Default::default(),
+        };
+        assert_eq!(audit_goes_on(&event, &org), None);
+
+        org.next = Some("222222222222".into());
+        let next = audit_goes_on(&event, &org).unwrap();
+        let Ok(Invocation::Audit(again)) = Invocation::from_json(&next) else {
+            panic!("{next}")
+        };
+        assert_eq!(
+            again,
+            AuditEvent {
+                start_after: Some("222222222222".into()),
+                ..event
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_function_to_invoke_nothing_goes_on() {
+        let functions = Invoked::default();
+        let event = serde_json::json!({"Action": "sweep"});
+        assert!(!go_on_later(&functions, None, &event, 3).await);
+        assert!(functions.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn work_stops_starting_well_before_the_deadline() {
+        for margin in [SWEEP_MARGIN, AUDIT_MARGIN] {
+            let deadline = Instant::now() + margin * 3;
+            let stop = stop_starting(deadline, margin);
+            assert!(deadline - stop >= margin);
+            // A short timeout still leaves a third of it to make progress.
+            let short = Instant::now() + Duration::from_secs(30);
+            assert!(stop_starting(short, margin) > Instant::now() + Duration::from_secs(9));
+        }
+        // An account started may wait out its report, and then the import, before Lambda's end.
+        assert!(AUDIT_MARGIN > crate::audit::REPORT_WAIT);
     }
 
     #[test]

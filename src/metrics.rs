@@ -39,9 +39,10 @@ pub fn audit_accounts_unreachable(count: u64) {
     metrics::counter!("AuditAccountUnreachable").increment(count);
 }
 
-/// How many findings Security Hub refused to import.
-pub fn security_hub_refused(count: u64) {
-    metrics::counter!("SecurityHubRefused").increment(count);
+/// How many findings did not reach Security Hub: refused, or not written because it failed (the
+/// template alarms on any).
+pub fn security_hub_not_imported(count: u64) {
+    metrics::counter!("SecurityHubNotImported").increment(count);
 }
 
 /// How many secrets a sweep could not finish (throttled, refused, unreachable): the template

@@ -42,10 +42,15 @@ fn moto() -> &'static Moto {
 
 /// A new member account; `trusted` is the principal its member role trusts (None: no role).
 fn member_account(trusted: Option<&str>, external_id: &str) -> String {
+    member_account_with(trusted.map(|t| json!({"RotatorRoleArn": t, "ExternalId": external_id})))
+}
+
+/// A new member account, its member role deployed with these parameters of member-role.yaml.
+fn member_account_with(parameters: Option<Value>) -> String {
     let mut args = vec!["account".to_string(), unique("team")];
-    if let Some(trusted) = trusted {
+    if let Some(parameters) = parameters {
         args.push("--member-role".into());
-        args.push(json!({"RotatorRoleArn": trusted, "ExternalId": external_id}).to_string());
+        args.push(parameters.to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     moto().organization(&args)["account_id"]
@@ -322,4 +327,110 @@ async fn the_scope_rule_holds_in_a_member_account() {
         assert!(log.contains("UserOutOfScope"), "{why}: {log}");
     }
     assert!(project_root().join("member-role.yaml").exists());
+}
+
+/// A role of the central account that people run the CLI as, and a session of it.
+async fn operator_session() -> (String, aws_sdk_sts::types::Credentials) {
+    let config = moto().sdk_config().await;
+    let name = unique("key-operators");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+    let arn = aws_sdk_iam::Client::new(&config)
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole")
+        .role()
+        .expect("a role")
+        .arn()
+        .to_string();
+    let session = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn(&arn)
+        .role_session_name("alice")
+        .send()
+        .await
+        .expect("AssumeRole of the operator role");
+    (arn, session.credentials().expect("credentials").clone())
+}
+
+/// `iam-key-rotator-cli rotate` on the bed's secret, run as the operator's session with the
+/// deployment's member settings; its exit code and what it printed.
+fn cli_rotate_as(operator: &aws_sdk_sts::types::Credentials, bed: &MemberBed) -> (i32, String) {
+    let out = moto()
+        .cli()
+        .env("AWS_ACCESS_KEY_ID", operator.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", operator.secret_access_key())
+        .env("AWS_SESSION_TOKEN", operator.session_token())
+        .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
+        .env("ROTATOR_USER_TAG", "iam-key-rotator:secret")
+        .env("ROTATOR_MEMBER_ROLE", "iam-key-rotator-member")
+        .env("ROTATOR_MEMBER_ACCOUNTS", "*")
+        .env("ROTATOR_MEMBER_EXTERNAL_ID", EXTERNAL_ID)
+        .args(["rotate", "--secret-id", &bed.secret_name])
+        .output()
+        .expect("the CLI runs");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_operator_rotates_a_member_accounts_key_from_the_cli_only_as_the_role_its_member_role_trusts()
+ {
+    let (operator_arn, operator) = operator_session().await;
+
+    // A member role that trusts only the function: the operator's CLI is refused, nothing changes.
+    let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
+    let bed = MemberBed::new(&account, "/rotated/", None).await;
+    let (code, stderr) = cli_rotate_as(&operator, &bed);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("AccountUnreachable") && stderr.contains("OperatorRoleArn"),
+        "the error says how an operator gets in: {stderr}"
+    );
+    assert_eq!(
+        bed.keys().await,
+        [(bed.first_key.clone(), "Active".to_string())]
+    );
+
+    // One deployed with OperatorRoleArn: the same command rotates the key there.
+    let account = member_account_with(Some(json!({"RotatorRoleArn": FUNCTION_ROLE,
+        "ExternalId": EXTERNAL_ID, "OperatorRoleArn": operator_arn})));
+    let bed = MemberBed::new(&account, "/rotated/", None).await;
+    let (code, stderr) = cli_rotate_as(&operator, &bed);
+    assert_eq!(code, 0, "{stderr}");
+    let current = bed.current().await;
+    assert_ne!(current["AccessKeyId"], bed.first_key.as_str(), "{stderr}");
+    let keys = bed.keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.contains(&(
+            current["AccessKeyId"]
+                .as_str()
+                .expect("a key id")
+                .to_string(),
+            "Active".to_string()
+        ))
+    );
+    // Its sessions named the secret, as the function's do, so the user binding held.
+    let sessions = moto().sessions();
+    assert!(
+        sessions
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(
+                |s| s["role"] == format!("arn:aws:iam::{account}:role/iam-key-rotator-member")
+                    && s["tags"]["iam-key-rotator-secret"] == bed.secret_arn.as_str()
+            ),
+        "{sessions}"
+    );
 }

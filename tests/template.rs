@@ -182,6 +182,7 @@ fn the_sweep_runs_on_a_schedule_and_alerts_reach_one_topic() {
             "PreviousKeyInUse",
             "RotationOverdue",
             "RotationStuck",
+            "SecurityHubNotImported",
             "SweepErrors"
         ]
     );

@@ -34,7 +34,7 @@ pub use render_org::{org_to_csv, org_to_html, org_to_text};
 pub const EXEMPT_TAG: &str = "iam-key-rotator:exempt";
 
 /// How long to wait for IAM to generate the report before giving up.
-const REPORT_WAIT: Duration = Duration::from_secs(120);
+pub const REPORT_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Audit {

@@ -101,6 +101,7 @@ impl World {
             role: "iam-key-rotator-audit".into(),
             selection,
             deadline: None,
+            start_after: None,
         };
         audit_organization(&self.rotator, &options, SystemTime::now(), |_| {})
             .await
@@ -264,7 +265,6 @@ async fn import_report(world: &World, report: &OrgAudit) -> super::security_hub:
         SystemTime::now(),
     )
     .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -359,8 +359,7 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
         &HashSet::new(),
         SystemTime::now(),
     )
-    .await
-    .unwrap();
+    .await;
 
     assert_eq!(imported.imported, 250);
     assert_eq!(*hub.calls.lock().unwrap(), [100, 100, 50]);
@@ -389,8 +388,7 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
         &HashSet::new(),
         SystemTime::now(),
     )
-    .await
-    .unwrap();
+    .await;
 
     let stored = hub.findings.lock().unwrap().clone();
     assert_eq!(stored.len(), 2);
@@ -400,4 +398,176 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
             .iter()
             .all(|f| !f.resource_id.is_empty() && f.resource_type == "Other")
     );
+}
+
+/// The management account and 20 members at the root, each member's audit role taking 300 ms.
+fn slow_organization() -> (FakeOrgRotator, Vec<String>) {
+    let org = FakeOrganization::new(MANAGEMENT);
+    let accounts = FakeAccounts::default();
+    *accounts.audit_delay.lock().unwrap() = Duration::from_millis(300);
+    let mut all = vec![MANAGEMENT.to_string()];
+    for n in 0..20 {
+        let id = format!("5000000000{n:02}");
+        org.add_account("r-root", &id, &format!("member-{n}"));
+        accounts.add(&id).refresh_report();
+        all.push(id);
+    }
+    let own = FakeIam::default();
+    own.refresh_report();
+    let rotator = Rotator::with_services(
+        Clients {
+            secrets: FakeSecrets::default(),
+            iam: own.clone(),
+            keys: FakeSts::new(own),
+            parameters: NotSetUp,
+            github: NotSetUp,
+            accounts,
+            organization: org,
+            security_hub: FakeHub::default(),
+        },
+        Config {
+            secret_name_prefix: "iam-keys/".into(),
+            ..Config::default()
+        },
+    );
+    all.sort();
+    (rotator, all)
+}
+
+async fn audit_until(
+    rotator: &FakeOrgRotator,
+    deadline: Option<std::time::Instant>,
+    start_after: Option<String>,
+) -> OrgAudit {
+    let options = OrgOptions {
+        role: "iam-key-rotator-audit".into(),
+        selection: Selection::default(),
+        deadline,
+        start_after,
+    };
+    audit_organization(rotator, &options, SystemTime::now(), |_| {})
+        .await
+        .unwrap()
+}
+
+fn audited(report: &OrgAudit) -> Vec<String> {
+    report
+        .accounts
+        .iter()
+        .map(|a| a.account.account.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_audit_its_deadline_stopped_says_where_to_go_on_and_the_next_run_audits_the_rest() {
+    let (rotator, all) = slow_organization();
+
+    // Eight at a time, 300 ms each: the third round would start after the deadline.
+    let deadline = std::time::Instant::now() + Duration::from_millis(450);
+    let first = audit_until(&rotator, Some(deadline), None).await;
+    assert!(!first.not_reached.is_empty());
+    assert!(first.is_incomplete() && !first.could_not_see());
+    let next = first
+        .next
+        .clone()
+        .expect("a run that got somewhere says where to go on");
+    assert_eq!(audited(&first).last(), Some(&next));
+
+    let second = audit_until(&rotator, None, Some(next)).await;
+    assert!(second.not_reached.is_empty() && second.next.is_none());
+    assert_eq!(ids(&second.not_reached), Vec::<&str>::new());
+    let mut both = audited(&first);
+    both.extend(audited(&second));
+    assert_eq!(both, all, "each account audited once, none left");
+}
+
+#[tokio::test]
+async fn an_audit_that_reached_no_account_never_goes_on_in_place() {
+    let (rotator, all) = slow_organization();
+
+    let first = audit_until(&rotator, Some(std::time::Instant::now()), None).await;
+
+    assert!(first.accounts.is_empty());
+    assert_eq!(first.not_reached.len(), all.len());
+    assert_eq!(first.next, None);
+}
+
+fn hub_request() -> super::run::Request {
+    super::run::Request {
+        organization: Some(OrgOptions {
+            role: "iam-key-rotator-audit".into(),
+            selection: Selection::default(),
+            deadline: None,
+            start_after: None,
+        }),
+        security_hub: Some("us-east-1".into()),
+        report_csv: None,
+    }
+}
+
+#[tokio::test]
+async fn security_hub_not_enabled_loses_no_audit_and_says_what_to_do() {
+    let world = World::new().await;
+    *world.hub.not_enabled.lock().unwrap() = true;
+
+    let run = super::run::run(&world.rotator, hub_request(), SystemTime::now(), |_| {})
+        .await
+        .expect("the audit stands without Security Hub");
+
+    let super::run::Report::Organization(org) = &run.report else {
+        panic!("an organization's report")
+    };
+    assert_eq!(org.summary.accounts, 3);
+    let imported = run.security_hub.as_ref().unwrap();
+    let failure = imported.failed.as_ref().expect("the failure is reported");
+    assert_eq!(failure.kind, "AwsError");
+    assert_eq!(failure.remedy, crate::error::Remedy::FixInput);
+    assert!(
+        failure
+            .message
+            .contains("Enable Security Hub in that region"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(imported.imported, 0);
+    assert_eq!(imported.not_written, org.findings.len());
+    assert_eq!(imported.missing(), org.findings.len());
+}
+
+#[tokio::test]
+async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_the_rest() {
+    let hub = FakeHub::default();
+    *hub.throttled_after.lock().unwrap() = Some(1);
+    let finding = super::Finding {
+        user: String::new(),
+        arn: "arn:aws:iam::111111111111:user/u".into(),
+        check: "key-older-than-90-days",
+        severity: super::Severity::Medium,
+        controls: super::Controls::default(),
+        key: None,
+        detail: "d".into(),
+        remedy: "r".into(),
+    };
+    let findings: Vec<super::Finding> = (0..250)
+        .map(|i| super::Finding {
+            user: format!("user-{i}"),
+            ..finding.clone()
+        })
+        .collect();
+    let refs: Vec<(String, &super::Finding)> =
+        findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
+    let audited = HashSet::from([PAYMENTS.to_string()]);
+
+    let cut = import(&hub, &destination(), &refs, &audited, SystemTime::now()).await;
+
+    assert_eq!((cut.imported, cut.not_written), (100, 150));
+    let failure = cut.failed.expect("the throttling is reported");
+    assert_eq!(failure.remedy, crate::error::Remedy::Retry);
+    assert_eq!(hub.findings.lock().unwrap().len(), 100);
+
+    *hub.throttled_after.lock().unwrap() = None;
+    let again = import(&hub, &destination(), &refs, &audited, SystemTime::now()).await;
+    assert_eq!((again.imported, again.resolved), (250, 0));
+    assert!(again.failed.is_none());
+    assert_eq!(hub.findings.lock().unwrap().len(), 250);
 }

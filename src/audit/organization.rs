@@ -37,6 +37,8 @@ pub struct OrgOptions {
     pub selection: Selection,
     /// Accounts not started by then are listed as not reached, for the next run.
     pub deadline: Option<Instant>,
+    /// Go on from a run its deadline stopped: audit only the accounts whose ids sort after this.
+    pub start_after: Option<String>,
 }
 
 /// One account's place in the organization.
@@ -74,14 +76,20 @@ pub struct OrgFinding {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrgAudit {
+    /// The account the audit ran from (its own credentials).
+    pub audited_from: String,
     pub accounts: Vec<AccountAudit>,
     /// Accounts that could not be audited (no audit role, access denied, no report): the report
     /// is incomplete while there are any.
     pub unreachable: Vec<Skipped>,
     /// Accounts left out by the selection, or not active.
     pub excluded: Vec<Skipped>,
-    /// Accounts the run had no time left for: the next run audits them.
+    /// Accounts the run had no time left for: a run from `next` audits them.
     pub not_reached: Vec<Skipped>,
+    /// Where a run that goes on should start (its `start_after`): set when the deadline left
+    /// accounts and this run audited some, so a chain of runs always gets further.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     pub findings: Vec<OrgFinding>,
     pub summary: OrgSummary,
 }
@@ -102,9 +110,12 @@ pub struct OrgSummary {
 impl OrgAudit {
     /// Whether some account could not be audited, or some secret read.
     pub fn is_incomplete(&self) -> bool {
-        !self.unreachable.is_empty()
-            || !self.not_reached.is_empty()
-            || self.accounts.iter().any(|a| a.audit.is_incomplete())
+        self.could_not_see() || !self.not_reached.is_empty()
+    }
+
+    /// Whether some account could not be reached, or some secret read: more time would not help.
+    pub fn could_not_see(&self) -> bool {
+        !self.unreachable.is_empty() || self.accounts.iter().any(|a| a.audit.is_incomplete())
     }
 }
 
@@ -138,6 +149,11 @@ pub async fn audit_organization<X: Services>(
             None => chosen.push(place),
         }
     }
+    // The tree comes sorted by id, which is the order a chain of runs goes in.
+    if let Some(after) = &options.start_after {
+        chosen.retain(|place| place.account.as_str() > after.as_str());
+    }
+    let order: Vec<String> = chosen.iter().map(|p| p.account.clone()).collect();
 
     let progress = &progress;
     let held = &held;
@@ -162,10 +178,12 @@ pub async fn audit_organization<X: Services>(
         .await;
 
     let mut report = OrgAudit {
+        audited_from: own.to_string(),
         accounts: Vec::new(),
         unreachable: Vec::new(),
         excluded,
         not_reached: Vec::new(),
+        next: None,
         findings: Vec::new(),
         summary: OrgSummary::default(),
     };
@@ -190,6 +208,12 @@ pub async fn audit_organization<X: Services>(
     report
         .not_reached
         .sort_by(|a, b| a.account.account.cmp(&b.account.account));
+    let left: Vec<&str> = report
+        .not_reached
+        .iter()
+        .map(|s| s.account.account.as_str())
+        .collect();
+    report.next = continuation(&order, &left);
     report.summary = summarize(&report.accounts, report.unreachable.len());
     report.findings = report
         .accounts
@@ -203,6 +227,14 @@ pub async fn audit_organization<X: Services>(
         })
         .collect();
     Ok(report)
+}
+
+/// Where the next run starts when the accounts in `left` were not reached: after the last account
+/// of `order` (this run's, sorted) before the first one left. None when nothing is left, or when
+/// not even the first account was reached, so a chain never runs in place.
+fn continuation(order: &[String], left: &[&str]) -> Option<String> {
+    let first_left = order.iter().position(|a| left.contains(&a.as_str()))?;
+    first_left.checked_sub(1).map(|last| order[last].clone())
 }
 
 enum Outcome {
@@ -276,8 +308,8 @@ async fn walk<O: OrganizationTree>(org: &O) -> Result<Vec<(OrgAccount, Vec<OrgUn
 
 /// Why the selection leaves this account out, if it does.
 fn why_left_out(selection: &Selection, account: &OrgAccount, units: &[OrgUnit]) -> Option<String> {
-    if account.status != "ACTIVE" {
-        return Some(format!("the account is {}", account.status));
+    if account.state != "ACTIVE" {
+        return Some(format!("the account is {}", account.state));
     }
     if selection.exclude_accounts.contains(&account.id) {
         return Some("excluded by account id".into());

@@ -89,37 +89,62 @@ pub async fn run<X: Services>(
             security_hub: None,
         });
     };
-    let own = rotator.organization().caller_account().await?;
-    let to = Destination {
-        partition: partition_of_region(&region).to_string(),
-        region,
-        account: own.clone(),
-    };
-    let (findings, audited): (Vec<(String, &Finding)>, HashSet<String>) = match &report {
-        Report::Account(audit) => (
-            audit.findings.iter().map(|f| (own.clone(), f)).collect(),
-            HashSet::from([own.clone()]),
-        ),
-        Report::Organization(org) => (
-            org.findings
-                .iter()
-                .map(|f| (f.account.clone(), &f.finding))
-                .collect(),
-            org.accounts
-                .iter()
-                .map(|a| a.account.account.clone())
-                .collect(),
-        ),
-    };
-    let imported = import(rotator.security_hub(), &to, &findings, &audited, now).await?;
-    progress(&format!(
-        "Security Hub: {} findings imported, {} resolved, {} refused",
-        imported.imported,
-        imported.resolved,
-        imported.refused.len()
-    ));
+    let imported = import_findings(rotator, &report, region, now).await;
+    match &imported.failed {
+        Some(failure) => progress(&format!("Security Hub: {}", failure.message)),
+        None => progress(&format!(
+            "Security Hub: {} findings imported, {} resolved, {} refused",
+            imported.imported,
+            imported.resolved,
+            imported.refused.len()
+        )),
+    }
     Ok(Run {
         report,
         security_hub: Some(imported),
     })
+}
+
+/// The report's findings into Security Hub in `region`, under the caller's own product.
+async fn import_findings<X: Services>(
+    rotator: &Rotator<X>,
+    report: &Report,
+    region: String,
+    now: SystemTime,
+) -> Imported {
+    let mut to = Destination {
+        partition: partition_of_region(&region).to_string(),
+        region,
+        account: String::new(),
+    };
+    let (findings, audited): (Vec<(String, &Finding)>, HashSet<String>) = match report {
+        Report::Account(audit) => {
+            to.account = match rotator.organization().caller_account().await {
+                Ok(own) => own,
+                Err(e) => return Imported::failed(&e, &to, audit.findings.len()),
+            };
+            (
+                audit
+                    .findings
+                    .iter()
+                    .map(|f| (to.account.clone(), f))
+                    .collect(),
+                HashSet::from([to.account.clone()]),
+            )
+        }
+        Report::Organization(org) => {
+            to.account = org.audited_from.clone();
+            (
+                org.findings
+                    .iter()
+                    .map(|f| (f.account.clone(), &f.finding))
+                    .collect(),
+                org.accounts
+                    .iter()
+                    .map(|a| a.account.account.clone())
+                    .collect(),
+            )
+        }
+    };
+    import(rotator.security_hub(), &to, &findings, &audited, now).await
 }

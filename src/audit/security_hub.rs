@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::{Finding, Severity};
-use crate::error::Result;
+use crate::error::{Error, Remedy};
 use crate::services::{FindingsHub, HubFinding};
 
 /// Every finding's GeneratorId starts with this, which is how a run finds the earlier ones.
@@ -44,26 +44,74 @@ pub struct Imported {
     pub resolved: usize,
     /// Findings Security Hub refused: (id, why).
     pub refused: Vec<(String, String)>,
+    /// Findings not written because Security Hub could not be read or written at all.
+    pub not_written: usize,
+    /// Why Security Hub could not be read or written, and what to do; the audit itself stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<HubFailure>,
+}
+
+/// Security Hub failing the import: the error's kind and message, with what to do.
+#[derive(Debug, Clone, Serialize)]
+pub struct HubFailure {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip)]
+    pub remedy: Remedy,
+}
+
+impl HubFailure {
+    fn of(error: &Error, to: &Destination) -> HubFailure {
+        HubFailure {
+            kind: error.kind(),
+            message: format!(
+                "Security Hub in {} did not take the findings ({error}); the audit above is complete. Enable Security Hub in that region and give this role securityhub:GetFindings and securityhub:BatchImportFindings on this account's own product, then run the audit again: findings already imported are updated, not duplicated",
+                to.region
+            ),
+            remedy: error.remedy(),
+        }
+    }
+}
+
+impl Imported {
+    /// Nothing imported: Security Hub's destination could not even be told.
+    pub fn failed(error: &Error, to: &Destination, findings: usize) -> Imported {
+        Imported {
+            not_written: findings,
+            failed: Some(HubFailure::of(error, to)),
+            ..Imported::default()
+        }
+    }
+
+    /// Findings that did not reach Security Hub: refused, or not written.
+    pub fn missing(&self) -> usize {
+        self.refused.len() + self.not_written
+    }
 }
 
 /// Imports `findings` (each with the account it was found in), and resolves the earlier findings
-/// of the accounts in `audited` that this run did not find again.
+/// of the accounts in `audited` that this run did not find again. Security Hub failing (not set up,
+/// access denied, throttled past the SDK's retries) is reported in the answer, never as an error:
+/// the audit it imports is complete without it.
 pub async fn import<H: FindingsHub>(
     hub: &H,
     to: &Destination,
     findings: &[(String, &Finding)],
     audited: &HashSet<String>,
     now: SystemTime,
-) -> Result<Imported> {
+) -> Imported {
     let product = to.product_arn();
-    let earlier: HashMap<String, HubFinding> = hub
-        .active(&product, GENERATOR)
-        .await?
-        .into_iter()
-        // GetFindings filters on AWS's side; a finding of another product never counts as ours.
-        .filter(|f| f.product_arn == product && f.generator_id.starts_with(GENERATOR))
-        .map(|f| (f.id.clone(), f))
-        .collect();
+    let earlier: HashMap<String, HubFinding> = match hub.active(&product, GENERATOR).await {
+        Ok(found) => found
+            .into_iter()
+            // GetFindings filters on AWS's side; a finding of another product never counts as ours.
+            .filter(|f| f.product_arn == product && f.generator_id.starts_with(GENERATOR))
+            .map(|f| (f.id.clone(), f))
+            .collect(),
+        // Without the earlier findings nothing can be resolved, and first-seen dates would be lost.
+        Err(e) => return Imported::failed(&e, to, findings.len()),
+    };
 
     let mut batch: Vec<HubFinding> = Vec::new();
     let mut seen = HashSet::new();
@@ -76,10 +124,6 @@ pub async fn import<H: FindingsHub>(
             batch.push(hub_finding);
         }
     }
-    let mut report = Imported {
-        imported: batch.len(),
-        ..Imported::default()
-    };
     for old in earlier.into_values() {
         if !seen.contains(&old.id) && audited.contains(&old.account_id) {
             batch.push(HubFinding {
@@ -88,18 +132,34 @@ pub async fn import<H: FindingsHub>(
                 record_state: "ARCHIVED".into(),
                 ..old
             });
-            report.resolved += 1;
         }
     }
-    for chunk in batch.chunks(BATCH) {
-        report.refused.extend(hub.import(chunk).await?);
+    let mut report = Imported::default();
+    for (n, chunk) in batch.chunks(BATCH).enumerate() {
+        let refused = match hub.import(chunk).await {
+            Ok(refused) => refused,
+            Err(e) => {
+                // What was written stays written; the next run writes the rest.
+                report.not_written = batch[n * BATCH..]
+                    .iter()
+                    .filter(|f| seen.contains(&f.id))
+                    .count();
+                report.failed = Some(HubFailure::of(&e, to));
+                break;
+            }
+        };
+        for f in chunk {
+            if refused.iter().any(|(id, _)| *id == f.id) {
+                continue;
+            }
+            match seen.contains(&f.id) {
+                true => report.imported += 1,
+                false => report.resolved += 1,
+            }
+        }
+        report.refused.extend(refused);
     }
-    report.imported -= report
-        .refused
-        .iter()
-        .filter(|(id, _)| seen.contains(id))
-        .count();
-    Ok(report)
+    report
 }
 
 /// One audit finding in Security Hub's format.

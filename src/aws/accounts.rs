@@ -143,7 +143,7 @@ impl MemberAccounts<IamClient> for AssumedRoles {
                     account: account.to_string(),
                     retry: err.remedy() == Remedy::Retry,
                     reason: format!(
-                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{asks}), or correct AccountId in the secret"
+                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{asks}; to run the CLI, run it as the role member-role.yaml's OperatorRoleArn names), or correct AccountId in the secret"
                     ),
                 }
             })

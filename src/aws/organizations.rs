@@ -97,9 +97,11 @@ impl OrganizationTree for Organization {
                 OrgAccount {
                     id: a.id().unwrap_or_default().to_string(),
                     name: a.name().unwrap_or_default().to_string(),
-                    status: a
-                        .status()
+                    // AWS retired Status on 9 September 2026; State is what it answers now.
+                    state: a
+                        .state()
                         .map(|s| s.as_str().to_string())
+                        .or_else(|| a.status().map(|s| s.as_str().to_string()))
                         .unwrap_or_default(),
                 }
             }));

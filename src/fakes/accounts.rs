@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::{FakeIam, lock};
 use crate::error::{Error, Result};
@@ -13,6 +14,8 @@ pub struct FakeAccounts {
     members: Arc<Mutex<HashMap<String, FakeIam>>>,
     /// Every (account, secret ARN) a session was asked for, in order.
     pub sessions: Arc<Mutex<Vec<(String, String)>>>,
+    /// How long assuming an audit role takes, as a slow STS or a far region would.
+    pub audit_delay: Arc<Mutex<Duration>>,
 }
 
 impl FakeAccounts {
@@ -50,6 +53,8 @@ impl MemberAccounts<FakeIam> for FakeAccounts {
     }
 
     async fn audit_iam(&self, account: &str, role: &str) -> Result<FakeIam> {
+        let delay = *lock(&self.audit_delay);
+        tokio::time::sleep(delay).await;
         lock(&self.members)
             .get(account)
             .cloned()

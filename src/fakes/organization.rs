@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::lock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::services::{FindingsHub, HubFinding, OrgAccount, OrgUnit, OrganizationTree};
 
 /// The tree: units by parent, accounts by parent. The caller is the management account.
@@ -42,14 +42,14 @@ impl FakeOrganization {
             OrgAccount {
                 id: id.into(),
                 name: name.into(),
-                status: "ACTIVE".into(),
+                state: "ACTIVE".into(),
             },
         ));
     }
 
     pub fn suspend(&self, id: &str) {
         for (_, a) in lock(&self.accounts).iter_mut().filter(|(_, a)| a.id == id) {
-            a.status = "SUSPENDED".into();
+            a.state = "SUSPENDED".into();
         }
     }
 }
@@ -88,6 +88,21 @@ impl OrganizationTree for FakeOrganization {
 pub struct FakeHub {
     pub findings: Arc<Mutex<Vec<HubFinding>>>,
     pub calls: Arc<Mutex<Vec<usize>>>,
+    /// Security Hub not enabled in the region: every call refused, as AWS does.
+    pub not_enabled: Arc<Mutex<bool>>,
+    /// After this many imports, every import is throttled beyond the SDK's retries.
+    pub throttled_after: Arc<Mutex<Option<usize>>>,
+}
+
+impl FakeHub {
+    fn refusal(&self) -> Option<Error> {
+        (*lock(&self.not_enabled)).then(|| Error::Aws {
+            operation: "GetFindings",
+            code: Some("InvalidAccessException".into()),
+            status: Some(401),
+            message: "Account 123456789012 is not subscribed to AWS Security Hub".into(),
+        })
+    }
 }
 
 impl FindingsHub for FakeHub {
@@ -96,6 +111,17 @@ impl FindingsHub for FakeHub {
             findings.len() <= 100,
             "BatchImportFindings takes 100 at most"
         );
+        if let Some(e) = self.refusal() {
+            return Err(e);
+        }
+        if lock(&self.throttled_after).is_some_and(|n| lock(&self.calls).len() >= n) {
+            return Err(Error::Aws {
+                operation: "BatchImportFindings",
+                code: Some("ThrottlingException".into()),
+                status: Some(429),
+                message: "Rate exceeded".into(),
+            });
+        }
         lock(&self.calls).push(findings.len());
         let mut stored = lock(&self.findings);
         for f in findings {
@@ -111,6 +137,9 @@ impl FindingsHub for FakeHub {
     }
 
     async fn active(&self, product_arn: &str, generator: &str) -> Result<Vec<HubFinding>> {
+        if let Some(e) = self.refusal() {
+            return Err(e);
+        }
         Ok(lock(&self.findings)
             .iter()
             .filter(|f| {

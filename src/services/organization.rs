@@ -18,7 +18,7 @@ pub struct OrgAccount {
     pub id: String,
     pub name: String,
     /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`: only an active account can be audited.
-    pub status: String,
+    pub state: String,
 }
 
 /// The organization's tree, read from its management account or a delegated administrator.

@@ -34,6 +34,7 @@ CODE_BUCKET, CODE_KEY = "some-bucket", "key.zip"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROTATOR_ROLE = "arn:aws:iam::123456789012:role/central-RotationFunctionRole-ABC"
 AUDIT_PRINCIPAL = "arn:aws:iam::123456789012:role/central-AuditFunctionRole-ABC"
+OPERATOR_ROLE = "arn:aws:iam::123456789012:role/key-operators"
 EXTERNAL_ID = "rotator-external-id"
 CENTRAL, MEMBER = "iam-key-rotator", "iam-key-rotator-member-roles"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:iam-keys/*"
@@ -60,12 +61,14 @@ CENTRAL_SETS = [  # (name, parameters, logical ids moto skips)
                  "MemberAccountIds": "111122223333,444455556666"},
      ALARMS + ["AlertTopicPolicy"]),
     ("organization-audit+security-hub", {"EnableAudit": "true", "AuditOrganization": "true", "AuditSecurityHub": "true"},
-     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditAccountUnreachableAlarm"]),
+     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditAccountUnreachableAlarm",
+               "SecurityHubNotImportedAlarm"]),
 ]
 MEMBER_SETS = [
     ("rotator-only", {"RotatorRoleArn": ROTATOR_ROLE}),
     ("audit-role", {"RotatorRoleArn": ROTATOR_ROLE, "AuditPrincipalArn": AUDIT_PRINCIPAL}),
     ("external-id", {"RotatorRoleArn": ROTATOR_ROLE, "ExternalId": EXTERNAL_ID}),
+    ("operator", {"RotatorRoleArn": ROTATOR_ROLE, "ExternalId": EXTERNAL_ID, "OperatorRoleArn": OPERATOR_ROLE}),
     ("bind-off", {"RotatorRoleArn": ROTATOR_ROLE, "BindUsersToSecrets": "false"}),
 ]
 # template.yaml's environment: variable -> parameter, always set / set only when the parameter is not empty.
@@ -137,7 +140,7 @@ def outputs(stack: str) -> dict:
 
 
 # Policies template.yaml attaches to a role as resources of their own (AWS::IAM::Policy).
-STANDALONE_POLICIES = {"sweep-goes-on"}
+STANDALONE_POLICIES = {"sweep-goes-on", "audit-goes-on"}
 
 
 def role_policies(c: Checks, role: str) -> list:
@@ -266,6 +269,9 @@ def check_audit(c: Checks, p: dict, made: dict, roles: dict):
                                              "organizations:ListAccountsForParent",
                                              "organizations:DescribeOrganizationalUnit"], "*", None)
         want["AssumeOnlyTheAuditRole"] = (["sts:AssumeRole"], "arn:aws:iam::*:role/iam-key-rotator-audit", None)
+        # An audit of the organization its deadline stops invokes this function again, and no other.
+        want["InvokeOnlyItself"] = (["lambda:InvokeFunction"],
+                                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{made['AuditFunction']}", None)
     if security_hub:
         want["ImportIntoThisAccountsOwnProduct"] = (
             ["securityhub:BatchImportFindings"], f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default", None)
@@ -351,15 +357,17 @@ def run_central(c: Checks, name: str, given: dict, known_skips: list, roles: dic
 
 
 def check_member_role(c: Checks, given: dict, made: dict, roles: dict) -> str:
-    """Only the central rotation role may assume it (with the external id, when set), for keys of
-    users under the path (bound to the session's secret, unless BindUsersToSecrets is false)."""
+    """Only the central rotation role (and the operator role, when set) may assume it (with the
+    external id, when set), for keys of users under the path (bound to the session's secret, unless
+    BindUsersToSecrets is false)."""
     role = aws("iam").get_role(RoleName=made["MemberRole"])["Role"]
     c.expect("member role", (role["RoleName"], role["MaxSessionDuration"]), ("iam-key-rotator-member", 3600))
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     external = {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}} if "ExternalId" in given else None
+    trusted = [ROTATOR_ROLE, given["OperatorRoleArn"]] if "OperatorRoleArn" in given else ROTATOR_ROLE
     check_statements(c, "member role trust", shape(trust, "Principal"), {
-        "OnlyTheCentralRotationFunction": (["sts:AssumeRole"], {"AWS": ROTATOR_ROLE}, external),
-        "SessionsNameTheSecretTheyAreFor": (["sts:TagSession"], {"AWS": ROTATOR_ROLE}, {
+        "OnlyTheCentralRotationFunctionOrItsOperator": (["sts:AssumeRole"], {"AWS": trusted}, external),
+        "SessionsNameTheSecretTheyAreFor": (["sts:TagSession"], {"AWS": trusted}, {
             "StringLike": {"aws:RequestTag/iam-key-rotator-secret": f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:*"},
             "ForAllValues:StringEquals": {"aws:TagKeys": ["iam-key-rotator-secret"]}})})
     c.expect("member role policies", aws("iam").list_role_policies(RoleName=role["RoleName"])["PolicyNames"],
@@ -372,7 +380,8 @@ def check_member_role(c: Checks, given: dict, made: dict, roles: dict) -> str:
         "ManageKeysOnlyOfUsersUnderThePath": (KEY_ACTIONS, ROTATED_USERS, bound)})
     roles.setdefault("member", statements)  # the first set's: users bound to secrets
     if "ExternalId" in given:
-        roles["member trust (ExternalId)"] = trust
+        roles["member trust (operator)" if "OperatorRoleArn" in given
+              else "member trust (ExternalId)"] = trust
     return role["Arn"]
 
 
@@ -443,6 +452,11 @@ CALLS = [
     ("member trust (ExternalId)", "sts:AssumeRole", "*", ROTATOR_ROLE, {"sts:ExternalId": EXTERNAL_ID}, True),
     ("member trust (ExternalId)", "sts:AssumeRole", "*", ROTATOR_ROLE, {"sts:ExternalId": "guessed"}, False),
     ("member trust (ExternalId)", "sts:AssumeRole", "*", AUDIT_PRINCIPAL, {"sts:ExternalId": EXTERNAL_ID}, False),
+    ("member trust (ExternalId)", "sts:AssumeRole", "*", OPERATOR_ROLE, {"sts:ExternalId": EXTERNAL_ID}, False),
+    ("member trust (operator)", "sts:AssumeRole", "*", OPERATOR_ROLE, {"sts:ExternalId": EXTERNAL_ID}, True),
+    ("member trust (operator)", "sts:AssumeRole", "*", OPERATOR_ROLE, {"sts:ExternalId": "guessed"}, False),
+    ("member trust (operator)", "sts:AssumeRole", "*", ROTATOR_ROLE, {"sts:ExternalId": EXTERNAL_ID}, True),
+    ("member trust (operator)", "sts:AssumeRole", "*", AUDIT_PRINCIPAL, {"sts:ExternalId": EXTERNAL_ID}, False),
     ("member audit", "iam:GetCredentialReport", "*", None, None, True),
     ("member audit", "iam:GetAccountAuthorizationDetails", "*", None, None, True),
     ("member audit", "iam:GetUser", user("ci-bot"), None, None, False),

@@ -243,6 +243,20 @@ def behave_as_aws() -> None:
 
     SecretsManagerBackend.rotate_secret = rotate_secret
 
+    # GetSecretValue without a version or label: moto answers the version its own rotation last
+    # made current, so after UpdateSecretVersionStage moved AWSCURRENT (as a CLI rotation does) it
+    # still answers the old value. AWS answers AWSCURRENT, wherever it is.
+    original_move = SecretsManagerBackend.update_secret_version_stage
+
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id=None,
+                                    move_to_version_id=None):
+        answer = original_move(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
+
 
 ROOT_ROW = {"access_key": False, "mfa": True, "last_used_days_ago": None}
 
@@ -665,6 +679,7 @@ def trust_as_aws() -> None:
 
     from moto.iam.models import iam_backends
     from moto.sts.exceptions import STSClientError
+    from moto.sts.models import sts_backends
     from moto.sts.responses import TokenResponse
 
     original = TokenResponse.assume_role
@@ -689,6 +704,10 @@ def trust_as_aws() -> None:
         # moto reads the default credentials ("test") as AKIAEXAMPLE: the function's role here.
         if self.get_access_key() in ("test", "AKIAEXAMPLE", None) and caller_account == DEFAULT_ACCOUNT:
             caller.add(f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/{FUNCTION_ROLE}")
+        # A session of a role is that role to a trust policy naming it (an operator's CLI, say).
+        session = sts_backends[caller_account]["aws"].get_assumed_role_from_access_key(self.get_access_key())
+        if session is not None:
+            caller.add(session.role_arn)
         shown = max(caller, key=len)  # the function's role when it is the caller, else the account root
         denied = STSClientError(
             "AccessDenied",
@@ -733,6 +752,21 @@ def trust_as_aws() -> None:
     TokenResponse.assume_role = assume_role
 
 
+def organizations_as_aws() -> None:
+    """Describes accounts as AWS does since it retired an account's Status on 9 September 2026:
+    with State only (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED). moto still gives both."""
+    from moto.organizations.models import FakeAccount
+
+    original = FakeAccount.describe
+
+    def describe(self):
+        described = original(self)
+        described.pop("Status", None)
+        return described
+
+    FakeAccount.describe = describe
+
+
 ASSUMED_SESSIONS = []  # every session AssumeRole granted to a role it checked, for GET /control/sessions
 
 
@@ -767,6 +801,7 @@ def start(args):
         listing_as_of_a_moment_ago()
         trust_as_aws()
         security_hub_as_aws()
+        organizations_as_aws()
         PATCHED = True
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     # Each server its own GitHub: the benchmark starts several in one process.

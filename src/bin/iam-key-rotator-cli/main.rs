@@ -76,6 +76,13 @@ fn main() -> ExitCode {
                 eprintln!("error: {}", incomplete(run));
                 return ExitCode::from(7);
             }
+            // The report above is whole; only its copy in Security Hub is missing or partial.
+            if let Outcome::Audited(run) = &report
+                && let Some(failure) = run.security_hub.as_ref().and_then(|i| i.failed.as_ref())
+            {
+                eprintln!("error[{}]: {}", failure.kind, failure.message);
+                return ExitCode::from(failure.remedy as u8);
+            }
             if let (
                 Outcome::Audited(audit),
                 Command::Audit {
@@ -245,6 +252,7 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                     exclude_units: exclude_ou.clone(),
                 },
                 deadline: None,
+                start_after: None,
             });
             let security_hub = match (security_hub, sdk.region()) {
                 (false, _) => None,

@@ -45,10 +45,11 @@ fn print_audit(output: Output, run: &audit::run::Run) {
     }
     if let Some(imported) = &run.security_hub {
         eprintln!(
-            "Security Hub: {} findings imported, {} resolved, {} refused",
+            "Security Hub: {} findings imported, {} resolved, {} refused, {} not written",
             imported.imported,
             imported.resolved,
-            imported.refused.len()
+            imported.refused.len(),
+            imported.not_written
         );
         for (id, why) in &imported.refused {
             eprintln!("  refused {id}: {why}");
