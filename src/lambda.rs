@@ -157,7 +157,13 @@ async fn audit<X: Services, F: Functions>(
     crate::metrics::audit_high_severity(high as u64);
     let summary = match &run.report {
         Report::Account(audit) => serde_json::to_value(&audit.summary),
-        Report::Organization(org) => serde_json::to_value(&org.summary),
+        // With where a run that goes on starts, so the chain can be followed in the answers.
+        Report::Organization(org) => serde_json::to_value(&org.summary).map(|mut summary| {
+            if let (Some(fields), Some(next)) = (summary.as_object_mut(), &org.next) {
+                fields.insert("next".into(), Value::String(next.clone()));
+            }
+            summary
+        }),
     };
     Ok(summary.unwrap_or(Value::Null))
 }

@@ -42,9 +42,7 @@ impl<X: Services> Rotator<X> {
         version: &KeySecret,
         current: &KeySecret,
     ) -> Result<ScopedUser<'_, X::Iam>> {
-        if version.user_name() != current.user_name()
-            || version.account_id() != current.account_id()
-        {
+        if !same_user(version, current) {
             return Err(Error::UserMismatch {
                 secret: event.secret_id.clone(),
                 label: label.to_string(),
@@ -104,6 +102,11 @@ impl<X: Services> Rotator<X> {
         }
         Ok(ScopedUser { user, iam })
     }
+}
+
+/// Whether two versions of a secret name the same user: the same name in the same account.
+pub(crate) fn same_user(a: &KeySecret, b: &KeySecret) -> bool {
+    a.user_name() == b.user_name() && a.account_id() == b.account_id()
 }
 
 /// The user a value names, with its account when it names one.

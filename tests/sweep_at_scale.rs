@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Moto, unique};
@@ -84,7 +84,7 @@ async fn a_sweep_longer_than_its_deadline_goes_on_in_a_chain_that_visits_every_s
     );
 
     // The chain goes on by itself; wait for the run that needs no other.
-    let runs = wait_for_the_chain(&invocations, Duration::from_secs(90));
+    let runs = support::wait_for_the_chain(&invocations, "sweep", Duration::from_secs(90));
     let mut seen = BTreeSet::new();
     let mut start_after: Option<String> = None;
     for run in &runs {
@@ -120,28 +120,4 @@ async fn a_sweep_longer_than_its_deadline_goes_on_in_a_chain_that_visits_every_s
         proxied["iam_passed"].as_u64().unwrap_or(0) >= 2 * SECRETS as u64,
         "{proxied}"
     );
-}
-
-/// The sweep runs recorded so far, in order, once one ends the chain (no `next`).
-fn wait_for_the_chain(invocations: &std::path::Path, within: Duration) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let runs: Vec<Value> = std::fs::read_to_string(invocations)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|r| r["action"] == "sweep")
-            .collect();
-        if runs
-            .last()
-            .is_some_and(|r| r["outcome"] != "response" || r["answer"]["next"].is_null())
-        {
-            return runs;
-        }
-        assert!(
-            started.elapsed() < within,
-            "the chain did not end: {runs:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }

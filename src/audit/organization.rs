@@ -103,6 +103,8 @@ pub struct OrgSummary {
     pub unmanaged_keys: usize,
     pub unverified_keys: usize,
     pub unreachable_accounts: usize,
+    /// Accounts the run's deadline left, for the run that goes on.
+    pub not_reached_accounts: usize,
     pub by_severity: BTreeMap<&'static str, usize>,
     pub by_check: BTreeMap<&'static str, usize>,
 }
@@ -215,6 +217,7 @@ pub async fn audit_organization<X: Services>(
         .collect();
     report.next = continuation(&order, &left);
     report.summary = summarize(&report.accounts, report.unreachable.len());
+    report.summary.not_reached_accounts = report.not_reached.len();
     report.findings = report
         .accounts
         .iter()

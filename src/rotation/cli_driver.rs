@@ -11,6 +11,7 @@ use crate::delivery::{DESTINATIONS, GiveBack};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::event::{RotationEvent, Step};
+use crate::scope::{same_user, user_label};
 use crate::secret::KeySecret;
 use crate::services::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, IamKeys, SecretInfo, SecretTags, SecretVersions, Services,
@@ -218,7 +219,7 @@ async fn cancel_rotation<X: Services>(
     let finished = pending.has(AWSCURRENT);
     // Decide about the pending key before any write, so a refusal changes nothing.
     let key_to_check = match finished {
-        true => None,
+        true => PendingKey::None,
         false => pending_key(rotator, &info, &pending.id).await?,
     };
     secrets
@@ -229,8 +230,21 @@ async fn cancel_rotation<X: Services>(
         false => "AWSPENDING taken off: the rotation is cancelled",
     };
     changes.push(Change::version(ChangeKind::Abandoned, &pending.id, reason));
-    let Some((pending_secret, key_id)) = key_to_check else {
-        return Ok(changes);
+    let (pending_secret, key_id) = match key_to_check {
+        PendingKey::None => return Ok(changes),
+        PendingKey::OtherUser {
+            key_id,
+            user,
+            secrets_user,
+        } => {
+            changes.push(Change::key(
+                ChangeKind::Kept,
+                &key_id,
+                format!("the pending version named {user}, not the secret's user {secrets_user}: a key of someone else's is left alone"),
+            ));
+            return Ok(changes);
+        }
+        PendingKey::Ours(pending_secret, key_id) => (pending_secret, key_id),
     };
     let user = pending_secret.user_name();
     let iam = rotator.iam_for(&info.arn, &pending_secret).await?;
@@ -343,18 +357,18 @@ async fn promoted_meanwhile<X: Services>(
     Ok(None)
 }
 
-/// The pending value and its key's id, when that key is not also AWSCURRENT's. Its user must be
-/// in scope.
+/// The pending value and its key's id, when that key is not also AWSCURRENT's: the rotation's
+/// own when it names the secret's user (who must be in scope), else someone else's.
 async fn pending_key<X: Services>(
     rotator: &Rotator<X>,
     info: &SecretInfo,
     version_id: &str,
-) -> Result<Option<(KeySecret, String)>> {
+) -> Result<PendingKey> {
     let Some(pending) = rotator.read_key_secret(&info.arn, version_id).await?.secret else {
-        return Ok(None);
+        return Ok(PendingKey::None);
     };
     let Some(key_id) = pending.key_id() else {
-        return Ok(None);
+        return Ok(PendingKey::None);
     };
     if let Some(current) = info.labelled(AWSCURRENT) {
         let current = rotator
@@ -362,12 +376,36 @@ async fn pending_key<X: Services>(
             .await?
             .secret;
         if current.as_ref().and_then(|c| c.key_id()) == Some(key_id) {
-            return Ok(None);
+            return Ok(PendingKey::None);
+        }
+        // A hand-written pending version may name someone else's key: never ours to delete.
+        if let Some(current) = current
+            && !same_user(&pending, &current)
+        {
+            return Ok(PendingKey::OtherUser {
+                key_id: key_id.to_string(),
+                user: user_label(&pending),
+                secrets_user: user_label(&current),
+            });
         }
     }
     rotator
         .user_in_scope(&info.arn, &info.arn, &pending)
         .await?;
     let key_id = key_id.to_string();
-    Ok(Some((pending, key_id)))
+    Ok(PendingKey::Ours(pending, key_id))
+}
+
+/// The key a cancelled rotation's pending version names, and whether cancel may act on it.
+enum PendingKey {
+    /// No key, or the current one.
+    None,
+    /// A key of another user than the secret's: named, never touched.
+    OtherUser {
+        key_id: String,
+        user: String,
+        secrets_user: String,
+    },
+    /// The rotation's own key, of the secret's user, in scope.
+    Ours(KeySecret, String),
 }

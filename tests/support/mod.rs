@@ -678,3 +678,33 @@ impl Bed {
 pub fn far_deadline() -> Instant {
     Instant::now() + Duration::from_secs(120)
 }
+
+/// The runs of `action` the test server's `--invocations` file recorded, in order, once one ends
+/// a chain of runs that invoke the function again to go on (its answer has no `next`, or it
+/// failed); fails the test if none does `within`.
+pub fn wait_for_the_chain(
+    invocations: &std::path::Path,
+    action: &str,
+    within: Duration,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let runs: Vec<Value> = std::fs::read_to_string(invocations)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["action"] == action)
+            .collect();
+        if runs
+            .last()
+            .is_some_and(|r| r["outcome"] != "response" || r["answer"]["next"].is_null())
+        {
+            return runs;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the chain did not end: {runs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

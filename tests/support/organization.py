@@ -1,7 +1,7 @@
 """Builds an AWS Organization in the test server, as its management account would: organizational
 units, member accounts, and member-role.yaml's roles deployed in them (as the StackSet would).
 
-    organization.py ENDPOINT account NAME [--parent OU_ID] [--member-role JSON] [--audit-role JSON]
+    organization.py ENDPOINT account NAME [--parent OU_ID] [--member-role JSON] [--audit-role JSON] [--count N]
     organization.py ENDPOINT ou NAME [--parent OU_ID]
 
 Prints one line of JSON: {"account_id": ...} or {"ou_id": ...}. --member-role and --audit-role
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--parent", help="the OU (or root) to place it under; the root by default")
     parser.add_argument("--member-role", type=json.loads, help="deploy MemberRole with these parameters")
     parser.add_argument("--audit-role", type=json.loads, help="deploy AuditRole with these parameters")
+    parser.add_argument("--count", type=int, help='make N accounts NAME-0 ... (prints {"account_ids": [...]})')
     args = parser.parse_args()
 
     client = organizations(args.endpoint)
@@ -71,15 +72,19 @@ def main() -> None:
         ou = client.create_organizational_unit(ParentId=parent, Name=args.name)["OrganizationalUnit"]
         print(json.dumps({"ou_id": ou["Id"]}))
         return
-    status = client.create_account(AccountName=args.name, Email=f"{args.name}@example.com")
-    account = status["CreateAccountStatus"]["AccountId"]
-    if args.parent:
-        client.move_account(AccountId=account, SourceParentId=root_id(client), DestinationParentId=parent)
-    if args.member_role is not None:
-        deploy_role(args.endpoint, account, "MemberRole", args.member_role)
-    if args.audit_role is not None:
-        deploy_role(args.endpoint, account, "AuditRole", args.audit_role)
-    print(json.dumps({"account_id": account}))
+    names = [args.name] if args.count is None else [f"{args.name}-{n}" for n in range(args.count)]
+    made = []
+    for name in names:
+        status = client.create_account(AccountName=name, Email=f"{name}@example.com")
+        account = status["CreateAccountStatus"]["AccountId"]
+        if args.parent:
+            client.move_account(AccountId=account, SourceParentId=root_id(client), DestinationParentId=parent)
+        if args.member_role is not None:
+            deploy_role(args.endpoint, account, "MemberRole", args.member_role)
+        if args.audit_role is not None:
+            deploy_role(args.endpoint, account, "AuditRole", args.audit_role)
+        made.append(account)
+    print(json.dumps({"account_id": made[0]} if args.count is None else {"account_ids": made}))
 
 
 if __name__ == "__main__":

@@ -546,3 +546,30 @@ async fn finish_refuses_a_user_no_longer_bound_to_the_secret_and_changes_nothing
     assert_eq!(world.secrets.labels_of(OLD_VERSION), ["AWSCURRENT"]);
     assert!(world.keys().contains(&(world.old_key.clone(), Active)));
 }
+
+#[tokio::test]
+async fn cancel_never_deletes_the_key_of_another_user_a_hand_written_pending_version_names() {
+    let world = World::new().await;
+    // No tag binding here (fast_config): only the pending version tells whose key it is.
+    world.iam.add_user("victim", "/rotated/");
+    let victims_key = world.iam.create_key("victim").await.unwrap();
+    forge_pending_for(&world, "victim", &victims_key.id);
+
+    let changes = cli_driver::cancel(&world.rotator, SECRET).await.unwrap();
+
+    assert_eq!(
+        world.iam.keys_of("victim"),
+        [(victims_key.id.clone(), Active)]
+    );
+    assert!(
+        world.secrets.labels_of(TOKEN).is_empty(),
+        "cancelled all the same"
+    );
+    let kept = changes
+        .iter()
+        .find(|c| c.key_id.as_deref() == Some(victims_key.id.as_str()))
+        .expect("the key left alone is named");
+    assert_eq!(kept.action.as_str(), "kept");
+    assert!(kept.reason.contains("victim"), "{}", kept.reason);
+    assert!(world.keys().contains(&(world.old_key.clone(), Active)));
+}
