@@ -9,6 +9,11 @@ use crate::error::{Error, Result};
 use crate::secret::KeySecret;
 use crate::services::{MemberAccounts, Services};
 
+/// Whether `id` is an AWS account id: 12 digits.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// IAM of one account: the function's own, or a member account's, reached for one secret.
 pub enum AccountIam<'a, I> {
     Own(&'a I),

@@ -379,10 +379,7 @@ fn parse_members(lookup: &impl Fn(&str) -> Option<String>) -> Result<MemberSetti
         Some(v) if v == "*" => MemberAccountList::Any,
         Some(v) => {
             let listed: Vec<String> = v.split(',').map(|a| a.trim().to_string()).collect();
-            if let Some(bad) = listed
-                .iter()
-                .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
-            {
+            if let Some(bad) = listed.iter().find(|a| !crate::accounts::is_account_id(a)) {
                 return Err(Error::InvalidConfig(format!(
                     "{MEMBER_ACCOUNTS_VAR} holds {bad:?}, which is not an AWS account id (12 digits); list ids separated by commas, or * for any account of the organization"
                 )));

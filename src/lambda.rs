@@ -148,7 +148,7 @@ async fn audit<X: Services, F: Functions>(
         if let Some(failure) = &imported.failed {
             error!(error_type = failure.kind, error = %failure.message, not_written = imported.not_written, "Security Hub did not take the findings");
         }
-        crate::metrics::security_hub_not_imported(imported.missing() as u64);
+        crate::metrics::security_hub_not_imported(imported.not_imported() as u64);
     }
     let high = findings
         .iter()
@@ -200,6 +200,8 @@ fn audit_request<X: Services>(
         organization,
         security_hub,
         report_csv: None,
+        // Time left after the import to invoke the run that goes on.
+        import_deadline: Some(deadline.checked_sub(IMPORT_MARGIN).unwrap_or(deadline)),
     })
 }
 
@@ -211,6 +213,10 @@ pub const SWEEP_MARGIN: Duration = Duration::from_secs(35);
 /// account under way may wait [`crate::audit::REPORT_WAIT`] for its credential report, and the
 /// findings then go to Security Hub.
 pub const AUDIT_MARGIN: Duration = Duration::from_secs(crate::audit::REPORT_WAIT.as_secs() + 30);
+
+/// An organization's audit starts no import into Security Hub later than this before the
+/// invocation's deadline, so the run that goes on is still invoked.
+pub const IMPORT_MARGIN: Duration = Duration::from_secs(5);
 
 /// When to stop starting work: `margin` before `deadline`, or a third of the time left if that is
 /// more (a short timeout still makes progress).

@@ -82,9 +82,7 @@ impl KeySecret {
 
         let account_id = match fields.get(ACCOUNT_ID) {
             None => None,
-            Some(Value::String(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(id.clone())
-            }
+            Some(Value::String(id)) if crate::accounts::is_account_id(id) => Some(id.clone()),
             Some(_) => {
                 return Err(format!(
                     "{ACCOUNT_ID} is not an AWS account id (a string of 12 digits, like \"111122223333\")"

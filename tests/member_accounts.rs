@@ -329,7 +329,7 @@ async fn the_scope_rule_holds_in_a_member_account() {
     assert!(project_root().join("member-role.yaml").exists());
 }
 
-/// A role of the central account that people run the CLI as, and a session of it.
+/// A role of the central account that people run the CLI as (its name), and a session of it.
 async fn operator_session() -> (String, aws_sdk_sts::types::Credentials) {
     let config = moto().sdk_config().await;
     let name = unique("key-operators");
@@ -353,7 +353,7 @@ async fn operator_session() -> (String, aws_sdk_sts::types::Credentials) {
         .send()
         .await
         .expect("AssumeRole of the operator role");
-    (arn, session.credentials().expect("credentials").clone())
+    (name, session.credentials().expect("credentials").clone())
 }
 
 /// `iam-key-rotator-cli rotate` on the bed's secret, run as the operator's session with the
@@ -385,7 +385,7 @@ fn cli_rotate_as(operator: &aws_sdk_sts::types::Credentials, bed: &MemberBed) ->
 #[tokio::test]
 async fn an_operator_rotates_a_member_accounts_key_from_the_cli_only_as_the_role_its_member_role_trusts()
  {
-    let (operator_arn, operator) = operator_session().await;
+    let (operator_role, operator) = operator_session().await;
 
     // A member role that trusts only the function: the operator's CLI is refused, nothing changes.
     let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
@@ -393,7 +393,7 @@ async fn an_operator_rotates_a_member_accounts_key_from_the_cli_only_as_the_role
     let (code, stderr) = cli_rotate_as(&operator, &bed);
     assert_eq!(code, 3, "{stderr}");
     assert!(
-        stderr.contains("AccountUnreachable") && stderr.contains("OperatorRoleArn"),
+        stderr.contains("AccountUnreachable") && stderr.contains("OperatorRoleName"),
         "the error says how an operator gets in: {stderr}"
     );
     assert_eq!(
@@ -401,9 +401,9 @@ async fn an_operator_rotates_a_member_accounts_key_from_the_cli_only_as_the_role
         [(bed.first_key.clone(), "Active".to_string())]
     );
 
-    // One deployed with OperatorRoleArn: the same command rotates the key there.
+    // One deployed with OperatorRoleName: the same command rotates the key there.
     let account = member_account_with(Some(json!({"RotatorRoleArn": FUNCTION_ROLE,
-        "ExternalId": EXTERNAL_ID, "OperatorRoleArn": operator_arn})));
+        "ExternalId": EXTERNAL_ID, "OperatorRoleName": operator_role})));
     let bed = MemberBed::new(&account, "/rotated/", None).await;
     let (code, stderr) = cli_rotate_as(&operator, &bed);
     assert_eq!(code, 0, "{stderr}");

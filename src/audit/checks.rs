@@ -74,6 +74,10 @@ pub struct Finding {
     pub key: Option<KeyRef>,
     pub detail: String,
     pub remedy: String,
+    /// The secret the finding is about, when that is what it is about (a secret that cannot be
+    /// read): it tells findings that name no user apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// A secret under rotation that holds a user's key.
@@ -173,6 +177,7 @@ pub fn finding(
         key: None,
         detail: String::new(),
         remedy: String::new(),
+        secret: None,
     }
 }
 

@@ -167,7 +167,11 @@ async fn audit_account<X: Services, I: Iam>(
         }
     }
     let mut findings = checks::check_seen(&rows, &seen, now);
-    findings.extend(unseen::findings(&rows, &looked, &held.unreadable, prefix));
+    let reported: &[secrets::Unreadable] = match held.reports_unreadable {
+        true => &held.unreadable,
+        false => &[],
+    };
+    findings.extend(unseen::findings(&rows, &looked, reported, prefix));
     let exempt = exempt_users(iam, &findings).await?;
     findings.retain(|f| !exempt.contains(&f.user));
     checks::sort(&mut findings);

@@ -35,13 +35,13 @@ struct World {
 impl World {
     async fn new() -> World {
         let org = FakeOrganization::new(MANAGEMENT);
-        org.add_unit("r-root", "ou-work", "workloads");
-        org.add_unit("ou-work", "ou-prod", "prod");
-        org.add_unit("ou-prod", "ou-eu", "eu");
-        org.add_unit("r-root", "ou-legacy", "legacy-ou");
-        org.add_account("ou-eu", PAYMENTS, "payments");
-        org.add_account("ou-work", SANDBOX, "sandbox");
-        org.add_account("ou-legacy", LEGACY, "legacy");
+        org.add_unit("r-root", "ou-ab12-00000001", "workloads");
+        org.add_unit("ou-ab12-00000001", "ou-ab12-00000002", "prod");
+        org.add_unit("ou-ab12-00000002", "ou-ab12-00000003", "eu");
+        org.add_unit("r-root", "ou-ab12-00000004", "legacy-ou");
+        org.add_account("ou-ab12-00000003", PAYMENTS, "payments");
+        org.add_account("ou-ab12-00000001", SANDBOX, "sandbox");
+        org.add_account("ou-ab12-00000004", LEGACY, "legacy");
         org.add_account("r-root", CLOSED, "closed");
         org.suspend(CLOSED);
 
@@ -186,7 +186,7 @@ async fn a_team_rolls_out_by_unit_and_leaves_accounts_out_by_id() {
 
     let report = world
         .audit(Selection {
-            include_units: vec!["ou-work".into()],
+            include_units: vec!["ou-ab12-00000001".into()],
             exclude_accounts: vec![SANDBOX.into()],
             ..Selection::default()
         })
@@ -210,7 +210,7 @@ async fn a_team_rolls_out_by_unit_and_leaves_accounts_out_by_id() {
 
     let report = world
         .audit(Selection {
-            exclude_units: vec!["ou-prod".into()],
+            exclude_units: vec!["ou-ab12-00000002".into()],
             ..Selection::default()
         })
         .await;
@@ -263,6 +263,7 @@ async fn import_report(world: &World, report: &OrgAudit) -> super::security_hub:
         &findings,
         &audited,
         SystemTime::now(),
+        None,
     )
     .await
 }
@@ -342,6 +343,7 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
         key: None,
         detail: "d".into(),
         remedy: "r".into(),
+        secret: None,
     };
     let findings: Vec<super::Finding> = (0..250)
         .map(|i| super::Finding {
@@ -358,6 +360,7 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
         &refs,
         &HashSet::new(),
         SystemTime::now(),
+        None,
     )
     .await;
 
@@ -368,25 +371,31 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
 #[tokio::test]
 async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
     let hub = FakeHub::default();
-    let about = |secret: &str| super::Finding {
+    let about = |secret: &str, why: &str| super::Finding {
         user: String::new(),
         arn: String::new(),
         check: "unreadable-secret",
         severity: super::Severity::High,
         controls: super::Controls::default(),
         key: None,
-        detail: format!("secret {secret} could not be read (DecryptionFailure: no)"),
+        detail: format!("secret {secret} could not be read ({why})"),
         remedy: "r".into(),
+        secret: Some(secret.to_string()),
     };
-    let (a, b) = (about("iam-keys/a"), about("iam-keys/b"));
+    let (a, b) = (
+        about("iam-keys/a", "DecryptionFailure: no"),
+        about("iam-keys/b", "DecryptionFailure: no"),
+    );
     let refs = [(MANAGEMENT.to_string(), &a), (MANAGEMENT.to_string(), &b)];
+    let audited = HashSet::from([MANAGEMENT.to_string()]);
 
     import(
         &hub,
         &destination(),
         &refs,
-        &HashSet::new(),
+        &audited,
         SystemTime::now(),
+        None,
     )
     .await;
 
@@ -398,6 +407,58 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
             .iter()
             .all(|f| !f.resource_id.is_empty() && f.resource_type == "Other")
     );
+
+    // The next run is refused with another message (another caller, say): the same findings,
+    // updated, none resolved while the secrets are still unreadable.
+    let (a, b) = (
+        about("iam-keys/a", "AccessDeniedException: not the CLI's"),
+        about("iam-keys/b", "AccessDeniedException: not the CLI's"),
+    );
+    let refs = [(MANAGEMENT.to_string(), &a), (MANAGEMENT.to_string(), &b)];
+    let again = import(
+        &hub,
+        &destination(),
+        &refs,
+        &audited,
+        SystemTime::now(),
+        None,
+    )
+    .await;
+    assert_eq!((again.imported, again.resolved), (2, 0));
+    assert_eq!(hub.findings.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_leaves_member_keys_untold_and_is_reported_though_its_account_is_left_out()
+ {
+    let world = World::new().await;
+    world.rotator.secrets().state().unreadable =
+        Some(("DecryptionFailure".into(), "can't decrypt".into()));
+
+    let report = world
+        .audit(Selection {
+            exclude_accounts: vec![MANAGEMENT.into()],
+            ..Selection::default()
+        })
+        .await;
+
+    let unreadable: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.finding.check == "unreadable-secret")
+        .map(|f| f.account.as_str())
+        .collect();
+    assert_eq!(
+        unreadable,
+        [MANAGEMENT],
+        "reported once, in the secrets' account"
+    );
+    assert!(report.could_not_see() && report.is_incomplete());
+    // The payments deployer's key may be the unreadable secret's: never called unmanaged.
+    let payments = &report.accounts[0];
+    assert_eq!(payments.account.account, PAYMENTS);
+    assert_eq!(payments.audit.summary.unreadable_secrets, 1);
+    assert!(payments.audit.is_incomplete());
 }
 
 /// The management account and 20 members at the root, each member's audit role taking 300 ms.
@@ -502,6 +563,7 @@ fn hub_request() -> super::run::Request {
         }),
         security_hub: Some("us-east-1".into()),
         report_csv: None,
+        import_deadline: None,
     }
 }
 
@@ -523,15 +585,56 @@ async fn security_hub_not_enabled_loses_no_audit_and_says_what_to_do() {
     assert_eq!(failure.kind, "AwsError");
     assert_eq!(failure.remedy, crate::error::Remedy::FixInput);
     assert!(
-        failure
-            .message
-            .contains("Enable Security Hub in that region"),
+        failure.message.contains("enable Security Hub in us-east-1"),
         "{}",
         failure.message
     );
     assert_eq!(imported.imported, 0);
     assert_eq!(imported.not_written, org.findings.len());
-    assert_eq!(imported.missing(), org.findings.len());
+    assert_eq!(imported.not_imported(), org.findings.len());
+}
+
+#[tokio::test]
+async fn security_hub_failing_with_nothing_to_import_still_counts_for_the_alarm() {
+    let hub = FakeHub::default();
+    *hub.not_enabled.lock().unwrap() = true;
+    let audited = HashSet::from([PAYMENTS.to_string()]);
+
+    let imported = import(&hub, &destination(), &[], &audited, SystemTime::now(), None).await;
+
+    assert!(imported.failed.is_some());
+    assert_eq!(imported.not_imported(), 1);
+}
+
+#[tokio::test]
+async fn an_import_past_its_deadline_writes_nothing_more_and_says_the_next_run_will() {
+    let hub = FakeHub::default();
+    let world = World::new().await;
+    let report = world.audit(Selection::default()).await;
+    let findings: Vec<(String, &super::Finding)> = report
+        .findings
+        .iter()
+        .map(|f| (f.account.clone(), &f.finding))
+        .collect();
+
+    let past = std::time::Instant::now();
+    let imported = import(
+        &hub,
+        &destination(),
+        &findings,
+        &HashSet::new(),
+        SystemTime::now(),
+        Some(past),
+    )
+    .await;
+
+    assert!(hub.findings.lock().unwrap().is_empty());
+    assert_eq!(imported.not_written, findings.len());
+    let failure = imported.failed.expect("the cut is reported");
+    assert_eq!(
+        (failure.kind, failure.remedy),
+        ("DeadlineReached", crate::error::Remedy::Retry)
+    );
 }
 
 #[tokio::test]
@@ -547,6 +650,7 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
         key: None,
         detail: "d".into(),
         remedy: "r".into(),
+        secret: None,
     };
     let findings: Vec<super::Finding> = (0..250)
         .map(|i| super::Finding {
@@ -558,7 +662,15 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
         findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
     let audited = HashSet::from([PAYMENTS.to_string()]);
 
-    let cut = import(&hub, &destination(), &refs, &audited, SystemTime::now()).await;
+    let cut = import(
+        &hub,
+        &destination(),
+        &refs,
+        &audited,
+        SystemTime::now(),
+        None,
+    )
+    .await;
 
     assert_eq!((cut.imported, cut.not_written), (100, 150));
     let failure = cut.failed.expect("the throttling is reported");
@@ -566,8 +678,52 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
     assert_eq!(hub.findings.lock().unwrap().len(), 100);
 
     *hub.throttled_after.lock().unwrap() = None;
-    let again = import(&hub, &destination(), &refs, &audited, SystemTime::now()).await;
+    let again = import(
+        &hub,
+        &destination(),
+        &refs,
+        &audited,
+        SystemTime::now(),
+        None,
+    )
+    .await;
     assert_eq!((again.imported, again.resolved), (250, 0));
     assert!(again.failed.is_none());
     assert_eq!(hub.findings.lock().unwrap().len(), 250);
+}
+
+#[tokio::test]
+async fn a_mistyped_account_or_unit_id_is_refused_before_any_account_is_audited() {
+    let world = World::new().await;
+    for selection in [
+        Selection {
+            exclude_accounts: vec!["11111111111".into()],
+            ..Selection::default()
+        },
+        Selection {
+            include_units: vec!["ou-work".into()],
+            ..Selection::default()
+        },
+        Selection {
+            exclude_units: vec!["OU-ABCD-11111111".into()],
+            ..Selection::default()
+        },
+    ] {
+        let options = OrgOptions {
+            role: "iam-key-rotator-audit".into(),
+            selection: selection.clone(),
+            deadline: None,
+            start_after: None,
+        };
+        let err = audit_organization(&world.rotator, &options, SystemTime::now(), |_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "InvalidConfiguration", "{selection:?}: {err}");
+    }
+    let good = Selection {
+        include_units: vec!["ou-abcd-11111111".into(), "r-ab12".into()],
+        exclude_accounts: vec![PAYMENTS.into()],
+        ..Selection::default()
+    };
+    assert!(good.check().is_ok());
 }

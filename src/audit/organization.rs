@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime};
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{Audit, Finding, Report, Summary, audit_account, fresh_report, secrets};
+use super::{Audit, Finding, Report, Summary, audit_account, fresh_report, secrets, unseen};
 use crate::engine::Rotator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::services::{MemberAccounts, OrgAccount, OrgUnit, OrganizationTree, Services};
 
 /// How many accounts are audited at once: each waits on IAM's report in its own account, and the
@@ -28,6 +28,51 @@ pub struct Selection {
     /// Organizational unit (or root) ids.
     pub include_units: Vec<String>,
     pub exclude_units: Vec<String>,
+}
+
+impl Selection {
+    /// Refuses an id that is not an account's (12 digits) or a unit's (`ou-...`, `r-...`): one
+    /// mistyped would match nothing, and an account meant to be left out would be audited.
+    pub fn check(&self) -> Result<()> {
+        let bad_account = self
+            .include_accounts
+            .iter()
+            .chain(&self.exclude_accounts)
+            .find(|id| !crate::accounts::is_account_id(id));
+        if let Some(id) = bad_account {
+            return Err(Error::InvalidConfig(format!(
+                "{id:?} is not an AWS account id (12 digits); correct --include-account/--exclude-account (IncludeAccounts/ExcludeAccounts)"
+            )));
+        }
+        let bad_unit = self
+            .include_units
+            .iter()
+            .chain(&self.exclude_units)
+            .find(|id| !is_unit_id(id));
+        if let Some(id) = bad_unit {
+            return Err(Error::InvalidConfig(format!(
+                "{id:?} is not an organizational unit or root id (ou-xxxx-xxxxxxxx, r-xxxx); correct --include-ou/--exclude-ou (IncludeUnits/ExcludeUnits)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Organizations' id formats: `ou-` then 4 to 32 lowercase letters or digits, a dash and 8 to 32
+/// more; `r-` then 4 to 32.
+fn is_unit_id(id: &str) -> bool {
+    let alnum = |s: &str, min: usize| {
+        (min..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    match (id.strip_prefix("ou-"), id.strip_prefix("r-")) {
+        (Some(rest), _) => rest
+            .split_once('-')
+            .is_some_and(|(root, unit)| alnum(root, 4) && alnum(unit, 8)),
+        (_, Some(root)) => alnum(root, 4),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +150,8 @@ pub struct OrgSummary {
     pub unreachable_accounts: usize,
     /// Accounts the run's deadline left, for the run that goes on.
     pub not_reached_accounts: usize,
+    /// Secrets under the prefix the audit could not read: any key may be theirs.
+    pub unreadable_secrets: usize,
     pub by_severity: BTreeMap<&'static str, usize>,
     pub by_check: BTreeMap<&'static str, usize>,
 }
@@ -117,7 +164,9 @@ impl OrgAudit {
 
     /// Whether some account could not be reached, or some secret read: more time would not help.
     pub fn could_not_see(&self) -> bool {
-        !self.unreachable.is_empty() || self.accounts.iter().any(|a| a.audit.is_incomplete())
+        !self.unreachable.is_empty()
+            || self.summary.unreadable_secrets > 0
+            || self.accounts.iter().any(|a| a.audit.is_incomplete())
     }
 }
 
@@ -129,6 +178,7 @@ pub async fn audit_organization<X: Services>(
     now: SystemTime,
     progress: impl Fn(&str) + Sync,
 ) -> Result<OrgAudit> {
+    options.selection.check()?;
     let org = rotator.organization();
     let own = org.caller_account().await?;
     let tree = walk(org).await?;
@@ -218,6 +268,7 @@ pub async fn audit_organization<X: Services>(
     report.next = continuation(&order, &left);
     report.summary = summarize(&report.accounts, report.unreachable.len());
     report.summary.not_reached_accounts = report.not_reached.len();
+    report.summary.unreadable_secrets = held.unreadable.len();
     report.findings = report
         .accounts
         .iter()
@@ -229,6 +280,18 @@ pub async fn audit_organization<X: Services>(
             })
         })
         .collect();
+    // The secrets live in the caller's account, whose audit reports the unreadable ones; when the
+    // selection or the deadline left it out, the report says so all the same.
+    if !report.accounts.iter().any(|a| a.account.account == own) {
+        let prefix = &rotator.config().secret_name_prefix;
+        for finding in unseen::findings(&[], &[], &held.unreadable, prefix) {
+            report.findings.push(OrgFinding {
+                account: own.to_string(),
+                account_name: String::new(),
+                finding,
+            });
+        }
+    }
     Ok(report)
 }
 

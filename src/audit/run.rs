@@ -2,7 +2,7 @@
 //! and, when asked, the findings imported into Security Hub.
 
 use std::collections::HashSet;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -22,6 +22,8 @@ pub struct Request {
     pub security_hub: Option<String>,
     /// A saved credential report instead of a fresh one (this account only).
     pub report_csv: Option<String>,
+    /// Start no import into Security Hub after this (the Lambda's deadline, less a margin).
+    pub import_deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +91,7 @@ pub async fn run<X: Services>(
             security_hub: None,
         });
     };
-    let imported = import_findings(rotator, &report, region, now).await;
+    let imported = import_findings(rotator, &report, region, now, request.import_deadline).await;
     match &imported.failed {
         Some(failure) => progress(&format!("Security Hub: {}", failure.message)),
         None => progress(&format!(
@@ -111,6 +113,7 @@ async fn import_findings<X: Services>(
     report: &Report,
     region: String,
     now: SystemTime,
+    deadline: Option<Instant>,
 ) -> Imported {
     let mut to = Destination {
         partition: partition_of_region(&region).to_string(),
@@ -146,5 +149,13 @@ async fn import_findings<X: Services>(
             )
         }
     };
-    import(rotator.security_hub(), &to, &findings, &audited, now).await
+    import(
+        rotator.security_hub(),
+        &to,
+        &findings,
+        &audited,
+        now,
+        deadline,
+    )
+    .await
 }

@@ -39,6 +39,9 @@ pub struct SecretKeys {
     /// The same for users of other accounts (a secret's `AccountId`), by account.
     pub by_member: HashMap<String, HashMap<String, Vec<Named>>>,
     pub unreadable: Vec<Unreadable>,
+    /// Whether the audit of these users reports the unreadable secrets: only in the account the
+    /// secrets live in. Elsewhere they only leave keys untold (never called unmanaged).
+    pub reports_unreadable: bool,
     /// The rotation function most secrets use, for the remedies.
     pub function_arn: String,
 }
@@ -49,10 +52,10 @@ impl SecretKeys {
         SecretKeys {
             by_user: self.by_member.get(account).cloned().unwrap_or_default(),
             by_member: HashMap::new(),
-            // Which account an unreadable secret's user is in cannot be read either: its findings
-            // belong to the account the secrets live in (the caller's, always audited), not to
-            // every member account.
-            unreadable: Vec::new(),
+            // Which account an unreadable secret's user is in cannot be read either: any key here
+            // may be its, so none is called unmanaged; its findings are the caller's account's.
+            unreadable: self.unreadable.clone(),
+            reports_unreadable: false,
             function_arn: self.function_arn.clone(),
         }
     }
@@ -132,6 +135,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
         by_user,
         by_member,
         unreadable,
+        reports_unreadable: true,
         function_arn,
     })
 }

@@ -4,7 +4,7 @@
 //! that could not be reached keeps its findings.
 
 use std::collections::{HashMap, HashSet};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -42,10 +42,12 @@ pub struct Imported {
     pub imported: usize,
     /// Findings of an earlier run that no longer hold, marked resolved.
     pub resolved: usize,
-    /// Findings Security Hub refused: (id, why).
+    /// Findings and resolutions Security Hub refused: (id, why).
     pub refused: Vec<(String, String)>,
-    /// Findings not written because Security Hub could not be read or written at all.
+    /// Findings not written: Security Hub failed, or the run's deadline came first.
     pub not_written: usize,
+    /// Earlier findings that no longer hold but could not be marked resolved, for the same reasons.
+    pub not_resolved: usize,
     /// Why Security Hub could not be read or written, and what to do; the audit itself stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<HubFailure>,
@@ -63,19 +65,34 @@ pub struct HubFailure {
 
 impl HubFailure {
     fn of(error: &Error, to: &Destination) -> HubFailure {
+        let what_to_do = match error.remedy() {
+            Remedy::Retry => "run the audit again later".to_string(),
+            _ => format!(
+                "enable Security Hub in {} and give this role securityhub:GetFindings and securityhub:BatchImportFindings on this account's own product, then run the audit again",
+                to.region
+            ),
+        };
         HubFailure {
             kind: error.kind(),
             message: format!(
-                "Security Hub in {} did not take the findings ({error}); the audit above is complete. Enable Security Hub in that region and give this role securityhub:GetFindings and securityhub:BatchImportFindings on this account's own product, then run the audit again: findings already imported are updated, not duplicated",
+                "Security Hub in {} did not take the findings ({error}); the audit's report stands. To import them, {what_to_do}: findings already imported are updated, not duplicated",
                 to.region
             ),
             remedy: error.remedy(),
         }
     }
+
+    fn out_of_time() -> HubFailure {
+        HubFailure {
+            kind: "DeadlineReached",
+            message: "the run's deadline came before every finding reached Security Hub; the next run imports the rest".into(),
+            remedy: Remedy::Retry,
+        }
+    }
 }
 
 impl Imported {
-    /// Nothing imported: Security Hub's destination could not even be told.
+    /// Nothing imported: Security Hub failed before the first finding was written.
     pub fn failed(error: &Error, to: &Destination, findings: usize) -> Imported {
         Imported {
             not_written: findings,
@@ -84,24 +101,36 @@ impl Imported {
         }
     }
 
-    /// Findings that did not reach Security Hub: refused, or not written.
-    pub fn missing(&self) -> usize {
-        self.refused.len() + self.not_written
+    /// What did not reach Security Hub (refused, not written, not resolved), and at least 1 when
+    /// it failed at all: what `SecurityHubNotImported` counts, so a failure with nothing to
+    /// import still raises its alarm.
+    pub fn not_imported(&self) -> usize {
+        let missing = self.refused.len() + self.not_written + self.not_resolved;
+        missing.max(usize::from(self.failed.is_some()))
     }
 }
 
 /// Imports `findings` (each with the account it was found in), and resolves the earlier findings
-/// of the accounts in `audited` that this run did not find again. Security Hub failing (not set up,
-/// access denied, throttled past the SDK's retries) is reported in the answer, never as an error:
-/// the audit it imports is complete without it.
+/// of the accounts in `audited` that this run did not find again, starting no call after
+/// `deadline`. Security Hub failing (not set up, access denied, throttled past the SDK's retries)
+/// is reported in the answer, never as an error: the audit it imports stands without it.
 pub async fn import<H: FindingsHub>(
     hub: &H,
     to: &Destination,
     findings: &[(String, &Finding)],
     audited: &HashSet<String>,
     now: SystemTime,
+    deadline: Option<Instant>,
 ) -> Imported {
     let product = to.product_arn();
+    let mut batch: Vec<HubFinding> = Vec::new();
+    let mut seen = HashSet::new();
+    for (account, finding) in findings {
+        let hub_finding = to_hub(to, &product, account, finding, now);
+        if seen.insert(hub_finding.id.clone()) {
+            batch.push(hub_finding);
+        }
+    }
     let earlier: HashMap<String, HubFinding> = match hub.active(&product, GENERATOR).await {
         Ok(found) => found
             .into_iter()
@@ -110,18 +139,11 @@ pub async fn import<H: FindingsHub>(
             .map(|f| (f.id.clone(), f))
             .collect(),
         // Without the earlier findings nothing can be resolved, and first-seen dates would be lost.
-        Err(e) => return Imported::failed(&e, to, findings.len()),
+        Err(e) => return Imported::failed(&e, to, batch.len()),
     };
-
-    let mut batch: Vec<HubFinding> = Vec::new();
-    let mut seen = HashSet::new();
-    for (account, finding) in findings {
-        let mut hub_finding = to_hub(to, &product, account, finding, now);
+    for hub_finding in &mut batch {
         if let Some(first) = earlier.get(&hub_finding.id) {
             hub_finding.created_at = first.created_at;
-        }
-        if seen.insert(hub_finding.id.clone()) {
-            batch.push(hub_finding);
         }
     }
     for old in earlier.into_values() {
@@ -136,15 +158,22 @@ pub async fn import<H: FindingsHub>(
     }
     let mut report = Imported::default();
     for (n, chunk) in batch.chunks(BATCH).enumerate() {
-        let refused = match hub.import(chunk).await {
+        let answer = match deadline.is_some_and(|d| Instant::now() >= d) {
+            true => Err(None),
+            false => hub.import(chunk).await.map_err(Some),
+        };
+        let refused = match answer {
             Ok(refused) => refused,
-            Err(e) => {
+            Err(error) => {
                 // What was written stays written; the next run writes the rest.
-                report.not_written = batch[n * BATCH..]
+                let (new, old): (Vec<&HubFinding>, Vec<&HubFinding>) = batch[n * BATCH..]
                     .iter()
-                    .filter(|f| seen.contains(&f.id))
-                    .count();
-                report.failed = Some(HubFailure::of(&e, to));
+                    .partition(|f| seen.contains(&f.id));
+                (report.not_written, report.not_resolved) = (new.len(), old.len());
+                report.failed = Some(match error {
+                    Some(e) => HubFailure::of(&e, to),
+                    None => HubFailure::out_of_time(),
+                });
                 break;
             }
         };
@@ -174,11 +203,13 @@ fn to_hub(
         .key
         .as_ref()
         .and_then(|k| k.id.clone().or_else(|| k.slot.map(|s| format!("slot-{s}"))));
-    // A finding about no user (a secret that cannot be read names none) is told apart by what it
-    // says, so that two of them neither collide nor go without a resource.
-    let subject = match f.user.is_empty() {
-        true => format!("-/{}", short_hash(&f.detail)),
-        false => f.user.clone(),
+    // A finding about no user (a secret that cannot be read names none) is told apart by the
+    // secret it is about (never by its text, which quotes AWS's changing error message), so that
+    // two of them neither collide nor go without a resource, and a re-run updates the same one.
+    let subject = match (f.user.is_empty(), &f.secret) {
+        (false, _) => f.user.clone(),
+        (true, Some(secret)) => format!("secret/{}", short_hash(secret)),
+        (true, None) => format!("-/{}", short_hash(&f.detail)),
     };
     let (resource_type, resource_id) = match f.key.as_ref().and_then(|k| k.id.as_deref()) {
         Some(id) => ("AwsIamAccessKey", id.to_string()),

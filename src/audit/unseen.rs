@@ -79,6 +79,7 @@ pub fn findings(
                 secret.name, secret.code, secret.message
             ),
             remedy,
+            secret: Some(secret.name.clone()),
         });
     }
     out

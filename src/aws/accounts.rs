@@ -119,6 +119,9 @@ impl AssumedRoles {
     }
 }
 
+/// STS's limit on a session tag's value.
+const SESSION_TAG_MAX: usize = 256;
+
 fn role_arn(partition: &str, account: &str, role: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{role}")
 }
@@ -128,6 +131,18 @@ impl MemberAccounts<IamClient> for AssumedRoles {
         let Some(role) = &self.settings.role else {
             return Err(no_member_role(secret_arn, account));
         };
+        // STS refuses a session tag value over 256 characters with a message that names no fix.
+        if secret_arn.chars().count() > SESSION_TAG_MAX {
+            return Err(Error::AccountUnreachable {
+                secret: secret_arn.to_string(),
+                account: account.to_string(),
+                retry: false,
+                reason: format!(
+                    "the secret's ARN is {} characters, and the session tag that names it to the member role holds {SESSION_TAG_MAX} at most: give the secret a shorter name",
+                    secret_arn.chars().count()
+                ),
+            });
+        }
         let role_arn = role_arn(partition_of(secret_arn), account, role);
         let external_id = self.settings.external_id.as_deref();
         let key = (account.to_string(), secret_arn.to_string());
@@ -143,7 +158,7 @@ impl MemberAccounts<IamClient> for AssumedRoles {
                     account: account.to_string(),
                     retry: err.remedy() == Remedy::Retry,
                     reason: format!(
-                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{asks}; to run the CLI, run it as the role member-role.yaml's OperatorRoleArn names), or correct AccountId in the secret"
+                        "could not assume {role_arn} ({err}). Deploy member-role.yaml in {account} (its role must trust this function's role{asks}; to run the CLI, run it as the central role member-role.yaml's OperatorRoleName names), or correct AccountId in the secret"
                     ),
                 }
             })

@@ -34,7 +34,7 @@ CODE_BUCKET, CODE_KEY = "some-bucket", "key.zip"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROTATOR_ROLE = "arn:aws:iam::123456789012:role/central-RotationFunctionRole-ABC"
 AUDIT_PRINCIPAL = "arn:aws:iam::123456789012:role/central-AuditFunctionRole-ABC"
-OPERATOR_ROLE = "arn:aws:iam::123456789012:role/key-operators"
+OPERATOR_ROLE = "arn:aws:iam::123456789012:role/ops/key-operators"  # in the central account, always
 EXTERNAL_ID = "rotator-external-id"
 CENTRAL, MEMBER = "iam-key-rotator", "iam-key-rotator-member-roles"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:iam-keys/*"
@@ -54,21 +54,21 @@ CENTRAL_SETS = [  # (name, parameters, logical ids moto skips)
     ("defaults", {}, ALARMS + ["AlertTopicPolicy"]),
     ("audit+example+alerts+kms", {"EnableAudit": "true", "CreateExample": "true", "AlertEmail": "ops@example.com",
                                   "KmsKeyArn": KMS_KEY},
-     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AlertEmailSubscription", "ExampleSecret",
+     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditFailedAlarm", "AlertEmailSubscription", "ExampleSecret",
                "ExampleRotationSchedule"]),
     ("no-user-tag", {"UserTagKey": ""}, ALARMS + ["AlertTopicPolicy"]),
     ("members", {"MemberRoleName": "iam-key-rotator-member", "MemberOrganizationId": "o-abcdefghij",
                  "MemberAccountIds": "111122223333,444455556666"},
      ALARMS + ["AlertTopicPolicy"]),
     ("organization-audit+security-hub", {"EnableAudit": "true", "AuditOrganization": "true", "AuditSecurityHub": "true"},
-     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditAccountUnreachableAlarm",
+     ALARMS + ["AlertTopicPolicy", "AuditHighSeverityAlarm", "AuditFailedAlarm", "AuditAccountUnreachableAlarm",
                "SecurityHubNotImportedAlarm"]),
 ]
 MEMBER_SETS = [
     ("rotator-only", {"RotatorRoleArn": ROTATOR_ROLE}),
     ("audit-role", {"RotatorRoleArn": ROTATOR_ROLE, "AuditPrincipalArn": AUDIT_PRINCIPAL}),
     ("external-id", {"RotatorRoleArn": ROTATOR_ROLE, "ExternalId": EXTERNAL_ID}),
-    ("operator", {"RotatorRoleArn": ROTATOR_ROLE, "ExternalId": EXTERNAL_ID, "OperatorRoleArn": OPERATOR_ROLE}),
+    ("operator", {"RotatorRoleArn": ROTATOR_ROLE, "ExternalId": EXTERNAL_ID, "OperatorRoleName": "ops/key-operators"}),
     ("bind-off", {"RotatorRoleArn": ROTATOR_ROLE, "BindUsersToSecrets": "false"}),
 ]
 # template.yaml's environment: variable -> parameter, always set / set only when the parameter is not empty.
@@ -364,7 +364,7 @@ def check_member_role(c: Checks, given: dict, made: dict, roles: dict) -> str:
     c.expect("member role", (role["RoleName"], role["MaxSessionDuration"]), ("iam-key-rotator-member", 3600))
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     external = {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}} if "ExternalId" in given else None
-    trusted = [ROTATOR_ROLE, given["OperatorRoleArn"]] if "OperatorRoleArn" in given else ROTATOR_ROLE
+    trusted = [ROTATOR_ROLE, OPERATOR_ROLE] if "OperatorRoleName" in given else ROTATOR_ROLE
     check_statements(c, "member role trust", shape(trust, "Principal"), {
         "OnlyTheCentralRotationFunctionOrItsOperator": (["sts:AssumeRole"], {"AWS": trusted}, external),
         "SessionsNameTheSecretTheyAreFor": (["sts:TagSession"], {"AWS": trusted}, {
@@ -380,7 +380,7 @@ def check_member_role(c: Checks, given: dict, made: dict, roles: dict) -> str:
         "ManageKeysOnlyOfUsersUnderThePath": (KEY_ACTIONS, ROTATED_USERS, bound)})
     roles.setdefault("member", statements)  # the first set's: users bound to secrets
     if "ExternalId" in given:
-        roles["member trust (operator)" if "OperatorRoleArn" in given
+        roles["member trust (operator)" if "OperatorRoleName" in given
               else "member trust (ExternalId)"] = trust
     return role["Arn"]
 

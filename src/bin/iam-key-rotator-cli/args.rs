@@ -13,11 +13,11 @@ Exit codes:
   4  the keys or the rotation need an operator (quota, unusable key, stale rotation): see the message
   5  AWS failed for now (throttling, 5xx, no answer) or the new key was not accepted in time:
      running again may help
-  3, 5 also: audit --security-hub could not import (not enabled, access denied: 3; throttled,
-     5); the report is printed whole first
+  3, 5 also: audit --security-hub could not import every finding (not enabled, access denied,
+     a finding refused: 3; throttled: 5); the report is printed whole first
   6  audit --fail-on: a finding at or above that severity exists
-  7  audit: a secret under the prefix could not be read (KMS, access): the audit is incomplete;
-     see its unreadable-secret findings (7 wins over 6)
+  7  audit: a secret under the prefix could not be read (KMS, access), or an account of the
+     organization not reached: the audit is incomplete (7 wins over 3 and 5, which win over 6)
 
 Settings: for a secret that a function rotates, that function's ROTATOR_* settings
 (lambda:GetFunctionConfiguration; the template's defaults if they cannot be read), except those

@@ -78,10 +78,19 @@ fn main() -> ExitCode {
             }
             // The report above is whole; only its copy in Security Hub is missing or partial.
             if let Outcome::Audited(run) = &report
-                && let Some(failure) = run.security_hub.as_ref().and_then(|i| i.failed.as_ref())
+                && let Some(imported) = &run.security_hub
             {
-                eprintln!("error[{}]: {}", failure.kind, failure.message);
-                return ExitCode::from(failure.remedy as u8);
+                if let Some(failure) = &imported.failed {
+                    eprintln!("error[{}]: {}", failure.kind, failure.message);
+                    return ExitCode::from(failure.remedy as u8);
+                }
+                if !imported.refused.is_empty() {
+                    eprintln!(
+                        "error[SecurityHubRefused]: Security Hub refused {} finding(s) (listed above); the report stands. Correct what it says, or report it as a bug of iam-key-rotator",
+                        imported.refused.len()
+                    );
+                    return ExitCode::from(3);
+                }
             }
             if let (
                 Outcome::Audited(audit),
@@ -268,6 +277,7 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 organization,
                 security_hub,
                 report_csv,
+                import_deadline: None,
             };
             let run = audit::run::run(&rotator, request, SystemTime::now(), |line| {
                 eprintln!("{line}")
