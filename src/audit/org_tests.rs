@@ -331,26 +331,27 @@ async fn security_hub_gets_one_finding_per_check_updated_by_a_rerun_and_resolved
     );
 }
 
+/// A `key-older-than-90-days` finding for each of `n` users of the payments account.
+fn old_keys_of_users(n: usize) -> Vec<super::Finding> {
+    (0..n)
+        .map(|i| super::Finding {
+            user: format!("user-{i}"),
+            arn: format!("arn:aws:iam::{PAYMENTS}:user/user-{i}"),
+            check: "key-older-than-90-days",
+            severity: super::Severity::Medium,
+            controls: super::Controls::default(),
+            key: None,
+            detail: "d".into(),
+            remedy: "r".into(),
+            secret: None,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn findings_go_to_security_hub_a_hundred_at_a_time() {
     let hub = FakeHub::default();
-    let finding = super::Finding {
-        user: "u".into(),
-        arn: format!("arn:aws:iam::{PAYMENTS}:user/u"),
-        check: "key-older-than-90-days",
-        severity: super::Severity::Medium,
-        controls: super::Controls::default(),
-        key: None,
-        detail: "d".into(),
-        remedy: "r".into(),
-        secret: None,
-    };
-    let findings: Vec<super::Finding> = (0..250)
-        .map(|i| super::Finding {
-            user: format!("user-{i}"),
-            ..finding.clone()
-        })
-        .collect();
+    let findings = old_keys_of_users(250);
     let refs: Vec<(String, &super::Finding)> =
         findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
 
@@ -641,23 +642,7 @@ async fn an_import_past_its_deadline_writes_nothing_more_and_says_the_next_run_w
 async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_the_rest() {
     let hub = FakeHub::default();
     *hub.throttled_after.lock().unwrap() = Some(1);
-    let finding = super::Finding {
-        user: String::new(),
-        arn: "arn:aws:iam::111111111111:user/u".into(),
-        check: "key-older-than-90-days",
-        severity: super::Severity::Medium,
-        controls: super::Controls::default(),
-        key: None,
-        detail: "d".into(),
-        remedy: "r".into(),
-        secret: None,
-    };
-    let findings: Vec<super::Finding> = (0..250)
-        .map(|i| super::Finding {
-            user: format!("user-{i}"),
-            ..finding.clone()
-        })
-        .collect();
+    let findings = old_keys_of_users(250);
     let refs: Vec<(String, &super::Finding)> =
         findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
     let audited = HashSet::from([PAYMENTS.to_string()]);

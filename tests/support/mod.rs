@@ -708,3 +708,40 @@ pub fn wait_for_the_chain(
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Checks a chain of runs as each link must be (answered within `timeout_ms`, starting where the
+/// run before stopped, the last one with nothing left) and returns their answers.
+pub fn answers_of_the_chain(runs: &[Value], timeout_ms: f64) -> Vec<&Value> {
+    let mut start_after: Option<&str> = None;
+    let mut answers = Vec::new();
+    for run in runs {
+        assert_eq!(
+            run["outcome"], "response",
+            "every run answers within its timeout: {run}"
+        );
+        assert!(run["ms"].as_f64().unwrap_or(f64::MAX) < timeout_ms, "{run}");
+        assert_eq!(
+            run["event"]["StartAfter"].as_str(),
+            start_after,
+            "each run starts where the last stopped"
+        );
+        start_after = run["answer"]["next"].as_str();
+        answers.push(&run["answer"]);
+    }
+    assert!(runs.len() >= 2, "one run was enough: {runs:?}");
+    assert_eq!(start_after, None, "the last run left nothing");
+    answers
+}
+
+/// Invokes the test server's function with `event` and returns its answer.
+pub async fn invoke(moto: &Moto, event: &Value) -> Value {
+    let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
+    let out = lambda
+        .invoke()
+        .function_name(&moto.rotation_lambda_arn)
+        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+        .send()
+        .await
+        .expect("Invoke");
+    serde_json::from_slice(out.payload().expect("a payload").as_ref()).expect("JSON")
+}
