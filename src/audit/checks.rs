@@ -117,6 +117,9 @@ pub struct Seen {
     pub unreadable_for: HashMap<String, String>,
     /// Every secret that could not be read, by name.
     pub unreadable: Vec<String>,
+    /// Users some secret names a key of: a slot of theirs whose key the audit cannot tell (two
+    /// keys made in the same second, say) may hold that key, so it is never called unmanaged.
+    pub named_users: HashSet<String>,
     /// The rotation function the remedies name.
     pub function_arn: String,
 }
@@ -360,9 +363,11 @@ fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding
                 ..finding(row, "credentials-unused-45-days", Severity::Medium, cis("1.12", Some("IAM.22")))
             });
         }
-        // A secret that could not be read may hold this key: calling it unmanaged would advise
-        // adopting a key that is already rotated (the unreadable-secret finding speaks for it).
-        if managed.is_none() && unreadable.is_none() {
+        // A secret that could not be read, or a secret naming a key of this user when the audit
+        // cannot tell which key this is, may hold it: calling it unmanaged would advise adopting a
+        // key that is already rotated (the unreadable-secret finding speaks for the first).
+        let untold = id.is_none() && seen.named_users.contains(&row.user);
+        if managed.is_none() && unreadable.is_none() && !untold {
             let adopt = adopt(row, id.as_deref(), function_arn);
             let remedy = if seen.unreadable.is_empty() {
                 adopt

@@ -75,7 +75,8 @@ pub struct Summary {
     pub active_keys: usize,
     pub managed_keys: usize,
     pub unmanaged_keys: usize,
-    /// Active keys the audit cannot tell managed or not (a stale report, an unreadable secret).
+    /// Active keys the audit cannot tell managed or not (a stale report, an unreadable secret, two
+    /// keys of a rotated user made in the same second).
     pub unverified_keys: usize,
     /// Secrets BatchGetSecretValue could not read: the audit is incomplete while there are any.
     pub unreadable_secrets: usize,
@@ -147,6 +148,7 @@ async fn audit_account<X: Services, I: Iam>(
         ..Seen::default()
     };
     for (user, keys) in &looked {
+        seen.named_users.insert(user.clone());
         for (slot, id, managed) in &keys.slots {
             seen.known.insert(
                 (user.clone(), *slot),
@@ -265,9 +267,10 @@ fn assemble(
                         .get(&(row.user.clone(), k.slot))
                         .cloned()
                         .unwrap_or_default();
+                    let untold = id.is_none() && seen.named_users.contains(&row.user);
                     if k.active {
                         summary.active_keys += 1;
-                        if unverified && managed.is_none() {
+                        if (unverified || untold) && managed.is_none() {
                             summary.unverified_keys += 1;
                         } else if managed.is_some() {
                             summary.managed_keys += 1;

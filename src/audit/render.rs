@@ -55,7 +55,7 @@ pub fn to_text(audit: &Audit) -> String {
     if s.unverified_keys > 0 {
         let _ = write!(
             out,
-            ", {} unknown (stale report or unreadable secret)",
+            ", {} unknown (stale report, unreadable secret, or keys made in the same second)",
             s.unverified_keys
         );
     }

@@ -365,3 +365,42 @@ async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() 
     assert!(audit.is_incomplete());
     assert_eq!(audit.summary.unverified_keys, 1);
 }
+
+#[tokio::test]
+async fn keys_made_in_the_same_second_that_a_secret_may_hold_are_never_called_unmanaged() {
+    use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+    use crate::services::IamKeys as _;
+
+    // A rotation moments after the user was made: both keys Active, made in the same second, so
+    // the report's dates cannot tell which slot holds the key the secret names.
+    let iam = FakeIam::default();
+    iam.add_user("ci-bot", "/rotated/");
+    let old = iam.create_key("ci-bot").await.unwrap();
+    let new = iam.create_key("ci-bot").await.unwrap();
+    let made = SystemTime::now();
+    for key in iam.state().keys.iter_mut() {
+        key.info.created = Some(made);
+    }
+    let value = serde_json::json!({"UserName": "ci-bot", "AccessKeyId": new.id});
+    let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
+    secrets.state().name = "iam-keys/ci-bot".into();
+    let made = humantime::format_rfc3339_seconds(made);
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,true,{made},N/A,true,{made},N/A\n"
+    );
+    let config = crate::Config {
+        secret_name_prefix: "iam-keys/".into(),
+        ..crate::Config::default()
+    };
+    let rotator = crate::engine::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
+
+    let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
+        .await
+        .unwrap();
+
+    let checks: Vec<_> = audit.findings.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["two-active-keys"], "{:?}", audit.findings);
+    assert_eq!(audit.summary.unverified_keys, 2);
+    assert_eq!(audit.summary.unmanaged_keys, 0);
+    assert_ne!(old.id, new.id);
+}
