@@ -50,18 +50,7 @@ impl<X: Services> Rotator<X> {
     ) -> Result<AccountIam<'_, X::Iam>> {
         match account {
             Some(account) if Some(account) != account_of(secret_arn) => {
-                let members = &self.config().members;
-                if members.role.is_none() {
-                    return Err(no_member_role(secret_arn, account));
-                }
-                if !members.accounts.allows(account) {
-                    return Err(Error::AccountUnreachable {
-                        secret: secret_arn.to_string(),
-                        account: account.to_string(),
-                        reason: "it is not among the member accounts this function may reach (ROTATOR_MEMBER_ACCOUNTS, the template's MemberAccountIds): the deployer decides where rotated users may live, not whoever writes a secret. Add it there, or correct AccountId".into(),
-                        retry: false,
-                    });
-                }
+                self.may_reach(secret_arn, account)?;
                 let iam = self
                     .services()
                     .accounts()
@@ -71,6 +60,26 @@ impl<X: Services> Rotator<X> {
             }
             _ => Ok(AccountIam::Own(self.services().iam())),
         }
+    }
+}
+
+impl<X: Services> Rotator<X> {
+    /// Refuses a member account this function may not reach (no member role set, or not among
+    /// `ROTATOR_MEMBER_ACCOUNTS`) before any call to it; `secret_arn` names the secret in errors.
+    pub(crate) fn may_reach(&self, secret_arn: &str, account: &str) -> Result<()> {
+        let members = &self.config().members;
+        if members.role.is_none() {
+            return Err(no_member_role(secret_arn, account));
+        }
+        if !members.accounts.allows(account) {
+            return Err(Error::AccountUnreachable {
+                secret: secret_arn.to_string(),
+                account: account.to_string(),
+                reason: "it is not among the member accounts this function may reach (ROTATOR_MEMBER_ACCOUNTS, the template's MemberAccountIds): the deployer decides where rotated users may live, not whoever writes a secret. Add it there, or correct AccountId".into(),
+                retry: false,
+            });
+        }
+        Ok(())
     }
 }
 

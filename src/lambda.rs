@@ -92,8 +92,19 @@ async fn audit<X: Services, F: Functions>(
     deadline: Instant,
 ) -> Result<Value, Error> {
     let request = audit_request(rotator, event.clone(), deadline)?;
+    let progress = |line: &str| info!("{line}");
+    let report = crate::audit::run::report(rotator, &request, SystemTime::now(), progress).await?;
+    // The run that goes on is invoked first: the import may take what is left of this one.
+    let continued = match &report {
+        Report::Organization(org) => match audit_goes_on(&event, org) {
+            Some(next) => go_on_later(functions, function_arn, &next, org.not_reached.len()).await,
+            None => false,
+        },
+        Report::Account(_) => false,
+    };
     let run =
-        crate::audit::run::run(rotator, request, SystemTime::now(), |line| info!("{line}")).await?;
+        crate::audit::run::import_into_hub(rotator, report, &request, SystemTime::now(), progress)
+            .await;
     let findings = run.findings();
     for (account, finding) in &findings {
         let controls = finding.controls.security_hub.unwrap_or_default();
@@ -114,10 +125,6 @@ async fn audit<X: Services, F: Functions>(
     }
     let mut incomplete = run.is_incomplete();
     if let Report::Organization(org) = &run.report {
-        let continued = match audit_goes_on(&event, org) {
-            Some(next) => go_on_later(functions, function_arn, &next, org.not_reached.len()).await,
-            None => false,
-        };
         for skipped in &org.unreachable {
             error!(account = %skipped.account.account, account_name = %skipped.account.account_name, reason = %skipped.reason, "an account of the organization was not audited");
         }

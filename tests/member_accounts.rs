@@ -434,3 +434,107 @@ async fn an_operator_rotates_a_member_accounts_key_from_the_cli_only_as_the_role
         "{sessions}"
     );
 }
+
+#[tokio::test]
+async fn adopt_brings_a_member_accounts_user_under_rotation_there_and_keeps_its_key_active() {
+    let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
+    let iam = aws_sdk_iam::Client::new(&moto().sdk_config_in(&account).await);
+    let user = unique("legacy");
+    iam.create_user()
+        .user_name(&user)
+        .path("/rotated/")
+        .send()
+        .await
+        .expect("CreateUser");
+    let adopted = iam
+        .create_access_key()
+        .user_name(&user)
+        .send()
+        .await
+        .expect("CreateAccessKey")
+        .access_key()
+        .expect("a key")
+        .access_key_id()
+        .to_string();
+
+    // The CLI acts in the member account through the role Organizations made there.
+    let out = moto()
+        .cli()
+        .args(["adopt", "--user", &user, "--account", &account])
+        .args(["--function-arn", &moto().rotation_lambda_arn])
+        .output()
+        .expect("the CLI runs");
+    let printed =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{printed}");
+
+    // The secret names the account, and is named by it: the same user name elsewhere is another.
+    let sm = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await);
+    let name = format!("iam-keys/{account}/{user}");
+    let current: Value = serde_json::from_str(
+        sm.get_secret_value()
+            .secret_id(&name)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .expect("the secret adopt made")
+            .secret_string()
+            .expect("a string"),
+    )
+    .expect("JSON");
+    assert_eq!(current["AccountId"], account.as_str());
+    // The first rotation ran there, through the member role; the adopted key stays Active until
+    // nothing uses it (the sweep's quiet rule).
+    let new_key = current["AccessKeyId"].as_str().expect("a key").to_string();
+    assert_ne!(new_key, adopted, "{printed}");
+    let mut keys: Vec<(String, String)> = iam
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .expect("ListAccessKeys")
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap_or_default().to_string(),
+                k.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    keys.sort();
+    let mut expected = vec![
+        (adopted, "Active".to_string()),
+        (new_key, "Active".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    // A role adopt cannot assume there is refused, and nothing is made.
+    let other = unique("other");
+    iam.create_user()
+        .user_name(&other)
+        .path("/rotated/")
+        .send()
+        .await
+        .expect("CreateUser");
+    let out = moto()
+        .cli()
+        .args(["adopt", "--user", &other, "--account", &account])
+        .args(["--account-role", "no-such-role"])
+        .args(["--function-arn", &moto().rotation_lambda_arn])
+        .output()
+        .expect("the CLI runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--account-role"), "{stderr}");
+    assert!(
+        sm.describe_secret()
+            .secret_id(format!("iam-keys/{account}/{other}"))
+            .send()
+            .await
+            .is_err()
+    );
+}

@@ -122,6 +122,20 @@ pub struct Seen {
     pub named_users: HashSet<String>,
     /// The rotation function the remedies name.
     pub function_arn: String,
+    /// The member account the users are in, which adopt's remedy names (`None`: the caller's).
+    pub member_account: Option<String>,
+}
+
+impl Seen {
+    /// Whether the key in a slot of `user` (`id`, when the audit could tell it) may be held by a
+    /// secret the audit cannot match it to: then it is never called unmanaged. So it is when a
+    /// secret names a key of the user but the slot's key cannot be told (two keys made in the same
+    /// second), and in a member account whenever a secret could not be read (which account an
+    /// unreadable secret's user is in cannot be read either).
+    pub fn untold(&self, user: &str, id: Option<&str>) -> bool {
+        (id.is_none() && self.named_users.contains(user))
+            || (self.member_account.is_some() && !self.unreadable.is_empty())
+    }
 }
 
 /// Whole days from `then` to `now`.
@@ -326,7 +340,7 @@ fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding
             (None, Some(secret)) => format!(
                 "make secret {secret} readable to the audit (see unreadable-secret), then audit again: it may hold this key"
             ),
-            (None, None) => adopt(row, id.as_deref(), function_arn),
+            (None, None) => adopt(row, id.as_deref(), function_arn, seen),
         };
         if let Some(made) = key.last_rotated
             && days_since(made, now) > MAX_KEY_AGE_DAYS
@@ -366,9 +380,8 @@ fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding
         // A secret that could not be read, or a secret naming a key of this user when the audit
         // cannot tell which key this is, may hold it: calling it unmanaged would advise adopting a
         // key that is already rotated (the unreadable-secret finding speaks for the first).
-        let untold = id.is_none() && seen.named_users.contains(&row.user);
-        if managed.is_none() && unreadable.is_none() && !untold {
-            let adopt = adopt(row, id.as_deref(), function_arn);
+        if managed.is_none() && unreadable.is_none() && !seen.untold(&row.user, id.as_deref()) {
+            let adopt = adopt(row, id.as_deref(), function_arn, seen);
             let remedy = if seen.unreadable.is_empty() {
                 adopt
             } else {
@@ -388,12 +401,17 @@ fn check_user(row: &UserRow, seen: &Seen, now: SystemTime, out: &mut Vec<Finding
     }
 }
 
-fn adopt(row: &UserRow, key_id: Option<&str>, function_arn: &str) -> String {
+fn adopt(row: &UserRow, key_id: Option<&str>, function_arn: &str, seen: &Seen) -> String {
     let key = key_id
         .map(|id| format!(" --key-id {id}"))
         .unwrap_or_default();
+    let account = seen
+        .member_account
+        .as_ref()
+        .map(|a| format!(" --account {a}"))
+        .unwrap_or_default();
     format!(
-        "iam-key-rotator-cli adopt --user {}{key} --function-arn {function_arn}",
+        "iam-key-rotator-cli adopt --user {}{key}{account} --function-arn {function_arn}",
         row.user
     )
 }

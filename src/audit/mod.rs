@@ -144,6 +144,7 @@ async fn audit_account<X: Services, I: Iam>(
     let looked = matching::look_up(rotator.secrets(), iam, &rows, held, generated_at).await?;
     let mut seen = Seen {
         function_arn: held.function_arn.clone(),
+        member_account: held.member.clone(),
         unreadable: held.unreadable.iter().map(|u| u.name.clone()).collect(),
         ..Seen::default()
     };
@@ -267,9 +268,9 @@ fn assemble(
                         .get(&(row.user.clone(), k.slot))
                         .cloned()
                         .unwrap_or_default();
-                    let untold = id.is_none() && seen.named_users.contains(&row.user);
                     if k.active {
                         summary.active_keys += 1;
+                        let untold = seen.untold(&row.user, id.as_deref());
                         if (unverified || untold) && managed.is_none() {
                             summary.unverified_keys += 1;
                         } else if managed.is_some() {

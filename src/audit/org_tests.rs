@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use super::organization::{OrgAudit, OrgOptions, Selection, audit_organization};
-use super::security_hub::{Destination, import};
+use super::security_hub::{Destination, Judged, import};
 use crate::config::Config;
 use crate::engine::Rotator;
 use crate::fakes::{
@@ -178,6 +178,20 @@ async fn every_account_under_nested_units_is_audited_and_each_finding_names_its_
     assert_eq!(json["findings"][0]["account_name"], "payments");
     assert_eq!(report.summary.accounts, 3);
     assert_eq!(report.summary.unreachable_accounts, 1);
+    // adopt's remedy for a member account's key names the account.
+    let unmanaged = report
+        .findings
+        .iter()
+        .find(|f| f.account == PAYMENTS && f.finding.check == "unmanaged-key")
+        .expect("the old-keys user's key is nobody's");
+    assert!(
+        unmanaged
+            .finding
+            .remedy
+            .contains(&format!(" --account {PAYMENTS} ")),
+        "{}",
+        unmanaged.finding.remedy
+    );
 }
 
 #[tokio::test]
@@ -261,7 +275,7 @@ async fn import_report(world: &World, report: &OrgAudit) -> super::security_hub:
         world.rotator.security_hub(),
         &destination(),
         &findings,
-        &audited,
+        &Judged::accounts(audited.clone()),
         SystemTime::now(),
         None,
     )
@@ -359,7 +373,7 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
         &hub,
         &destination(),
         &refs,
-        &HashSet::new(),
+        &Judged::default(),
         SystemTime::now(),
         None,
     )
@@ -394,7 +408,7 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
         &hub,
         &destination(),
         &refs,
-        &audited,
+        &Judged::accounts(audited.clone()),
         SystemTime::now(),
         None,
     )
@@ -420,7 +434,7 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
         &hub,
         &destination(),
         &refs,
-        &audited,
+        &Judged::accounts(audited.clone()),
         SystemTime::now(),
         None,
     )
@@ -460,6 +474,17 @@ async fn an_unreadable_secret_leaves_member_keys_untold_and_is_reported_though_i
     assert_eq!(payments.account.account, PAYMENTS);
     assert_eq!(payments.audit.summary.unreadable_secrets, 1);
     assert!(payments.audit.is_incomplete());
+    assert!(
+        payments
+            .audit
+            .findings
+            .iter()
+            .all(|f| f.check != "unmanaged-key"),
+        "{:?}",
+        payments.audit.findings
+    );
+    assert_eq!(payments.audit.summary.unmanaged_keys, 0);
+    assert_eq!(payments.audit.summary.unverified_keys, 2);
 }
 
 /// The management account and 20 members at the root, each member's audit role taking 300 ms.
@@ -601,7 +626,15 @@ async fn security_hub_failing_with_nothing_to_import_still_counts_for_the_alarm(
     *hub.not_enabled.lock().unwrap() = true;
     let audited = HashSet::from([PAYMENTS.to_string()]);
 
-    let imported = import(&hub, &destination(), &[], &audited, SystemTime::now(), None).await;
+    let imported = import(
+        &hub,
+        &destination(),
+        &[],
+        &Judged::accounts(audited),
+        SystemTime::now(),
+        None,
+    )
+    .await;
 
     assert!(imported.failed.is_some());
     assert_eq!(imported.not_imported(), 1);
@@ -623,7 +656,7 @@ async fn an_import_past_its_deadline_writes_nothing_more_and_says_the_next_run_w
         &hub,
         &destination(),
         &findings,
-        &HashSet::new(),
+        &Judged::default(),
         SystemTime::now(),
         Some(past),
     )
@@ -651,7 +684,7 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
         &hub,
         &destination(),
         &refs,
-        &audited,
+        &Judged::accounts(audited.clone()),
         SystemTime::now(),
         None,
     )
@@ -667,7 +700,7 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
         &hub,
         &destination(),
         &refs,
-        &audited,
+        &Judged::accounts(audited.clone()),
         SystemTime::now(),
         None,
     )
@@ -711,4 +744,46 @@ async fn a_mistyped_account_or_unit_id_is_refused_before_any_account_is_audited(
         ..Selection::default()
     };
     assert!(good.check().is_ok());
+}
+
+#[tokio::test]
+async fn an_unreadable_secrets_finding_is_resolved_once_readable_though_the_secrets_account_is_left_out()
+ {
+    let world = World::new().await;
+    let mut request = hub_request();
+    if let Some(options) = request.organization.as_mut() {
+        options.selection.exclude_accounts = vec![MANAGEMENT.into()];
+    }
+    let unreadable_in_hub = || {
+        world
+            .hub
+            .findings
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| f.generator_id.ends_with("unreadable-secret"))
+            .map(|f| (f.account_id.clone(), f.record_state.clone()))
+            .collect::<Vec<_>>()
+    };
+    world.rotator.secrets().state().unreadable =
+        Some(("DecryptionFailure".into(), "can't decrypt".into()));
+
+    super::run::run(&world.rotator, request.clone(), SystemTime::now(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        unreadable_in_hub(),
+        [(MANAGEMENT.to_string(), "ACTIVE".to_string())]
+    );
+
+    world.rotator.secrets().state().unreadable = None;
+    let run = super::run::run(&world.rotator, request, SystemTime::now(), |_| {})
+        .await
+        .unwrap();
+
+    assert_eq!(
+        unreadable_in_hub(),
+        [(MANAGEMENT.to_string(), "ARCHIVED".to_string())]
+    );
+    assert!(run.security_hub.unwrap().resolved >= 1);
 }

@@ -333,7 +333,7 @@ async fn audit_one<X: Services>(
     let iam = rotator
         .services()
         .accounts()
-        .audit_iam(account, &options.role)
+        .role_iam(account, &options.role)
         .await
         .map_err(|e| {
             format!(

@@ -1,13 +1,12 @@
 //! One audit run as the CLI and the Lambda ask for it: this account or the whole organization,
 //! and, when asked, the findings imported into Security Hub.
 
-use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::organization::{OrgAudit, OrgOptions, audit_organization};
-use super::security_hub::{Destination, Imported, import};
+use super::security_hub::{Destination, Imported, Judged, import};
 use super::{Audit, Finding, audit};
 use crate::accounts::partition_of_region;
 use crate::engine::Rotator;
@@ -63,14 +62,25 @@ impl Run {
     }
 }
 
-/// Runs the audit `request` asks for.
+/// Runs the audit `request` asks for, and imports its findings into Security Hub when it asks.
 pub async fn run<X: Services>(
     rotator: &Rotator<X>,
     request: Request,
     now: SystemTime,
     progress: impl Fn(&str) + Sync,
 ) -> Result<Run> {
-    let report = match &request.organization {
+    let report = report(rotator, &request, now, &progress).await?;
+    Ok(import_into_hub(rotator, report, &request, now, &progress).await)
+}
+
+/// The report `request` asks for: this account's, or the organization's.
+pub async fn report<X: Services>(
+    rotator: &Rotator<X>,
+    request: &Request,
+    now: SystemTime,
+    progress: impl Fn(&str) + Sync,
+) -> Result<Report> {
+    Ok(match &request.organization {
         Some(options) => {
             if request.report_csv.is_some() {
                 return Err(Error::InvalidConfig(
@@ -84,12 +94,22 @@ pub async fn run<X: Services>(
         None => Report::Account(Box::new(
             audit(rotator, request.report_csv.clone(), now, &progress).await?,
         )),
-    };
-    let Some(region) = request.security_hub else {
-        return Ok(Run {
+    })
+}
+
+/// The run of `report`: its findings imported into Security Hub first, when `request` asks for it.
+pub async fn import_into_hub<X: Services>(
+    rotator: &Rotator<X>,
+    report: Report,
+    request: &Request,
+    now: SystemTime,
+    progress: impl Fn(&str),
+) -> Run {
+    let Some(region) = request.security_hub.clone() else {
+        return Run {
             report,
             security_hub: None,
-        });
+        };
     };
     let imported = import_findings(rotator, &report, region, now, request.import_deadline).await;
     match &imported.failed {
@@ -101,10 +121,10 @@ pub async fn run<X: Services>(
             imported.refused.len()
         )),
     }
-    Ok(Run {
+    Run {
         report,
         security_hub: Some(imported),
-    })
+    }
 }
 
 /// The report's findings into Security Hub in `region`, under the caller's own product.
@@ -120,7 +140,7 @@ async fn import_findings<X: Services>(
         region,
         account: String::new(),
     };
-    let (findings, audited): (Vec<(String, &Finding)>, HashSet<String>) = match report {
+    let (findings, judged): (Vec<(String, &Finding)>, Judged) = match report {
         Report::Account(audit) => {
             to.account = match rotator.organization().caller_account().await {
                 Ok(own) => own,
@@ -132,20 +152,22 @@ async fn import_findings<X: Services>(
                     .iter()
                     .map(|f| (to.account.clone(), f))
                     .collect(),
-                HashSet::from([to.account.clone()]),
+                Judged::accounts([to.account.clone()]),
             )
         }
         Report::Organization(org) => {
             to.account = org.audited_from.clone();
+            let audited = org.accounts.iter().map(|a| a.account.account.clone());
             (
                 org.findings
                     .iter()
                     .map(|f| (f.account.clone(), &f.finding))
                     .collect(),
-                org.accounts
-                    .iter()
-                    .map(|a| a.account.account.clone())
-                    .collect(),
+                // The secrets were read whichever accounts were audited: their findings stand.
+                Judged {
+                    secrets_of: Some(org.audited_from.clone()),
+                    ..Judged::accounts(audited)
+                },
             )
         }
     };
@@ -153,7 +175,7 @@ async fn import_findings<X: Services>(
         rotator.security_hub(),
         &to,
         &findings,
-        &audited,
+        &judged,
         now,
         deadline,
     )

@@ -42,6 +42,8 @@ pub struct SecretKeys {
     /// Whether the audit of these users reports the unreadable secrets: only in the account the
     /// secrets live in. Elsewhere they only leave keys untold (never called unmanaged).
     pub reports_unreadable: bool,
+    /// The member account these users are in (`None`: the account the secrets live in).
+    pub member: Option<String>,
     /// The rotation function most secrets use, for the remedies.
     pub function_arn: String,
 }
@@ -56,6 +58,7 @@ impl SecretKeys {
             // may be its, so none is called unmanaged; its findings are the caller's account's.
             unreadable: self.unreadable.clone(),
             reports_unreadable: false,
+            member: Some(account.to_string()),
             function_arn: self.function_arn.clone(),
         }
     }
@@ -136,6 +139,7 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
         by_member,
         unreadable,
         reports_unreadable: true,
+        member: None,
         function_arn,
     })
 }

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
+use super::unseen::UNREADABLE_SECRET;
 use super::{Finding, Severity};
 use crate::error::{Error, Remedy};
 use crate::services::{FindingsHub, HubFinding};
@@ -85,7 +86,7 @@ impl HubFailure {
     fn out_of_time() -> HubFailure {
         HubFailure {
             kind: "DeadlineReached",
-            message: "the run's deadline came before every finding reached Security Hub; the next run imports the rest".into(),
+            message: "the run's deadline came before every finding reached Security Hub; those not written get there when their accounts are next audited".into(),
             remedy: Remedy::Retry,
         }
     }
@@ -110,15 +111,40 @@ impl Imported {
     }
 }
 
+/// Which earlier findings a run judged, so may resolve when it did not find them again: those of
+/// the accounts it audited, and the unreadable-secret findings of the account whose secrets it
+/// read (its own, which an organization's run may leave out of its selection).
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    pub accounts: HashSet<String>,
+    pub secrets_of: Option<String>,
+}
+
+impl Judged {
+    /// The findings of these accounts.
+    pub fn accounts(accounts: impl IntoIterator<Item = String>) -> Judged {
+        Judged {
+            accounts: accounts.into_iter().collect(),
+            secrets_of: None,
+        }
+    }
+
+    fn covers(&self, earlier: &HubFinding) -> bool {
+        self.accounts.contains(&earlier.account_id)
+            || (self.secrets_of.as_deref() == Some(earlier.account_id.as_str())
+                && earlier.generator_id == format!("{GENERATOR}{UNREADABLE_SECRET}"))
+    }
+}
+
 /// Imports `findings` (each with the account it was found in), and resolves the earlier findings
-/// of the accounts in `audited` that this run did not find again, starting no call after
+/// this run judged (`judged`) and did not find again, starting no call after
 /// `deadline`. Security Hub failing (not set up, access denied, throttled past the SDK's retries)
 /// is reported in the answer, never as an error: the audit it imports stands without it.
 pub async fn import<H: FindingsHub>(
     hub: &H,
     to: &Destination,
     findings: &[(String, &Finding)],
-    audited: &HashSet<String>,
+    judged: &Judged,
     now: SystemTime,
     deadline: Option<Instant>,
 ) -> Imported {
@@ -147,7 +173,7 @@ pub async fn import<H: FindingsHub>(
         }
     }
     for old in earlier.into_values() {
-        if !seen.contains(&old.id) && audited.contains(&old.account_id) {
+        if !seen.contains(&old.id) && judged.covers(&old) {
             batch.push(HubFinding {
                 updated_at: now,
                 compliance: "PASSED".into(),
@@ -203,13 +229,14 @@ fn to_hub(
         .key
         .as_ref()
         .and_then(|k| k.id.clone().or_else(|| k.slot.map(|s| format!("slot-{s}"))));
-    // A finding about no user (a secret that cannot be read names none) is told apart by the
-    // secret it is about (never by its text, which quotes AWS's changing error message), so that
-    // two of them neither collide nor go without a resource, and a re-run updates the same one.
-    let subject = match (f.user.is_empty(), &f.secret) {
-        (false, _) => f.user.clone(),
-        (true, Some(secret)) => format!("secret/{}", short_hash(secret)),
-        (true, None) => format!("-/{}", short_hash(&f.detail)),
+    // A finding about a secret (one that cannot be read, whose user the audit may or may not
+    // guess) is told apart by the secret (never by its text, which quotes AWS's changing error
+    // message), so that two of them neither collide nor go without a resource, and a re-run
+    // updates the same one whatever it guessed.
+    let subject = match (&f.secret, f.user.is_empty()) {
+        (Some(secret), _) => format!("secret/{}", short_hash(secret)),
+        (None, false) => f.user.clone(),
+        (None, true) => format!("-/{}", short_hash(&f.detail)),
     };
     let (resource_type, resource_id) = match f.key.as_ref().and_then(|k| k.id.as_deref()) {
         Some(id) => ("AwsIamAccessKey", id.to_string()),

@@ -12,6 +12,9 @@ pub fn user_of<'a>(secret: &str, prefix: &str, rows: &'a [UserRow]) -> Option<&'
     rows.iter().find(|r| !r.is_root() && r.user == user)
 }
 
+/// The check a secret the audit cannot read raises.
+pub const UNREADABLE_SECRET: &str = "unreadable-secret";
+
 pub fn findings(
     rows: &[UserRow],
     looked: &[(String, UserKeys)],
@@ -70,7 +73,7 @@ pub fn findings(
         out.push(Finding {
             user: row.map(|r| r.user.clone()).unwrap_or_default(),
             arn: row.map(|r| r.arn.clone()).unwrap_or_default(),
-            check: "unreadable-secret",
+            check: UNREADABLE_SECRET,
             severity: Severity::High,
             controls: Controls::default(),
             key: None,

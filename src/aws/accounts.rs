@@ -164,7 +164,7 @@ impl MemberAccounts<IamClient> for AssumedRoles {
             })
     }
 
-    async fn audit_iam(&self, account: &str, role: &str) -> Result<IamClient> {
+    async fn role_iam(&self, account: &str, role: &str) -> Result<IamClient> {
         // The audit's own partition: the one its region lies in.
         let partition = partition_of_region(self.sdk.region().map(|r| r.as_ref()).unwrap_or(""));
         let role_arn = role_arn(partition, account, role);

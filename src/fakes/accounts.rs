@@ -52,7 +52,7 @@ impl MemberAccounts<FakeIam> for FakeAccounts {
             })
     }
 
-    async fn audit_iam(&self, account: &str, role: &str) -> Result<FakeIam> {
+    async fn role_iam(&self, account: &str, role: &str) -> Result<FakeIam> {
         let delay = *lock(&self.audit_delay);
         tokio::time::sleep(delay).await;
         lock(&self.members)

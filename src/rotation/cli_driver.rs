@@ -378,14 +378,18 @@ async fn pending_key<X: Services>(
         if current.as_ref().and_then(|c| c.key_id()) == Some(key_id) {
             return Ok(PendingKey::None);
         }
-        // A hand-written pending version may name someone else's key: never ours to delete.
-        if let Some(current) = current
-            && !same_user(&pending, &current)
-        {
+        // A hand-written pending version may name someone else's key: never ours to delete. Nor
+        // is one whose user cannot be compared with the secret's.
+        let secrets_user = match &current {
+            Some(current) if same_user(&pending, current) => None,
+            Some(current) => Some(user_label(current)),
+            None => Some("(AWSCURRENT cannot be read as a key secret)".to_string()),
+        };
+        if let Some(secrets_user) = secrets_user {
             return Ok(PendingKey::OtherUser {
                 key_id: key_id.to_string(),
                 user: user_label(&pending),
-                secrets_user: user_label(&current),
+                secrets_user,
             });
         }
     }

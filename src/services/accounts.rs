@@ -13,7 +13,8 @@ pub trait MemberAccounts<I: Iam>: Send + Sync {
     fn member_iam(&self, account: &str, secret_arn: &str)
     -> impl Future<Output = Result<I>> + Send;
 
-    /// IAM in `account` through its read-only audit role named `role` (member-role.yaml's
-    /// AuditRole), for the organization-wide audit.
-    fn audit_iam(&self, account: &str, role: &str) -> impl Future<Output = Result<I>> + Send;
+    /// IAM in `account` through the role named `role` there, with no session tag: the audit's
+    /// read-only role (member-role.yaml's AuditRole), or the role an operator adopts a user
+    /// through (one that may tag users, which the function's member role may not).
+    fn role_iam(&self, account: &str, role: &str) -> impl Future<Output = Result<I>> + Send;
 }

@@ -149,7 +149,7 @@ impl<I: Iam> MemberAccounts<I> for NotSetUp {
         Err(crate::accounts::no_member_role(secret_arn, account))
     }
 
-    async fn audit_iam(&self, account: &str, _: &str) -> Result<I> {
+    async fn role_iam(&self, account: &str, _: &str) -> Result<I> {
         Err(Error::InvalidConfig(format!(
             "this engine was built without member accounts, so it cannot audit {account}"
         )))

@@ -181,6 +181,15 @@ pub enum Command {
         /// Print the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The user's account, when it is a member account of the organization: the secret
+        /// (<prefix><account>/<user>) names it, and the function reaches it through its member
+        /// role (it must be among the function's ROTATOR_MEMBER_ACCOUNTS).
+        #[arg(long, value_name = "ACCOUNT_ID", value_parser = account_id)]
+        account: Option<String>,
+        /// With --account: the role there adopt reads and tags the user through (the member
+        /// role may not tag users).
+        #[arg(long, default_value = iam_key_rotator::adopt::ORGANIZATION_ADMIN_ROLE, requires = "account")]
+        account_role: String,
     },
     /// Show the user's keys (status, age, last use) beside the secret's versions and labels.
     Status {
@@ -188,4 +197,12 @@ pub enum Command {
         #[arg(long)]
         secret_id: String,
     },
+}
+
+/// An AWS account id: 12 digits.
+fn account_id(value: &str) -> Result<String, String> {
+    match iam_key_rotator::accounts::is_account_id(value) {
+        true => Ok(value.to_string()),
+        false => Err("an AWS account id is 12 digits".into()),
+    }
 }

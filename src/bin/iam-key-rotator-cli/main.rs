@@ -299,6 +299,8 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
             days,
             schedule,
             dry_run,
+            account,
+            account_role,
         } => {
             let request = adopt::Request {
                 user: user.clone(),
@@ -312,6 +314,8 @@ async fn run(cli: &Cli) -> Result<(Outcome, Context), Error> {
                 dry_run: *dry_run,
                 reuse_secret: *reuse_secret,
                 deliver_to: deliver_to.clone(),
+                account: account.clone(),
+                account_role: account_role.clone(),
             };
             // The secret is made for this function: its prefix, path and tag binding apply.
             let (rotator, applied) = settings::for_function(&sdk, function_arn).await?;

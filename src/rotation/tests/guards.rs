@@ -573,3 +573,32 @@ async fn cancel_never_deletes_the_key_of_another_user_a_hand_written_pending_ver
     assert!(kept.reason.contains("victim"), "{}", kept.reason);
     assert!(world.keys().contains(&(world.old_key.clone(), Active)));
 }
+
+#[tokio::test]
+async fn cancel_never_deletes_a_pending_key_it_cannot_compare_with_the_secrets_user() {
+    let world = World::new().await;
+    world.run(Step::CreateSecret).await.unwrap();
+    let pending_key = world.value_of(TOKEN)["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Someone stored a value under AWSCURRENT that is no key secret at all.
+    {
+        let mut state = world.secrets.state();
+        let current = state
+            .versions
+            .iter_mut()
+            .find(|v| v.id == OLD_VERSION)
+            .unwrap();
+        current.value = Some("not a key secret".into());
+    }
+
+    let changes = cli_driver::cancel(&world.rotator, SECRET).await.unwrap();
+
+    assert!(world.keys().iter().any(|(id, _)| *id == pending_key));
+    let kept = changes
+        .iter()
+        .find(|c| c.key_id.as_deref() == Some(pending_key.as_str()))
+        .expect("the key left alone is named");
+    assert_eq!(kept.action.as_str(), "kept");
+}

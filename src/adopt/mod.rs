@@ -9,13 +9,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod trust;
+
+use trust::{describe_policy, secret_exists};
+
+use crate::accounts::{AccountIam, account_of, account_of_user};
 use crate::delivery::{DESTINATIONS, parse_shorthand};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
 use crate::secret::KeySecret;
 use crate::services::{
-    AWSCURRENT, IamKeys, IamUsers, KeyStatus, Schedule, SecretCatalog, SecretStore, SecretVersions,
-    Services,
+    AWSCURRENT, IamKeys, IamUsers, KeyStatus, MemberAccounts, Schedule, SecretCatalog,
+    SecretVersions, Services,
 };
 
 /// The tag the function checks when `ROTATOR_USER_TAG` is set; adopt sets it in any case.
@@ -41,7 +46,16 @@ pub struct Request {
     /// Where the first rotation delivers the new key (`--deliver-to`), as shorthands like
     /// `ssm:/ci/deploy/aws` or `github:acme/api:prod`: recorded in the secret's `Destinations`.
     pub deliver_to: Vec<String>,
+    /// The user's account when it is a member account of the organization (`--account`): the
+    /// secret records it as `AccountId`, and its name carries it (`<prefix><account>/<user>`).
+    pub account: Option<String>,
+    /// The role in that account adopt acts through (`--account-role`): it must read the user and
+    /// its keys, tag users, and with `create` make them, which the function's member role may not.
+    pub account_role: String,
 }
+
+/// The role Organizations makes in each account it creates, trusting the management account.
+pub const ORGANIZATION_ADMIN_ROLE: &str = "OrganizationAccountAccessRole";
 
 /// An existing secret the operator told adopt to reuse, as they should check it.
 #[derive(Debug, Clone, Serialize)]
@@ -87,19 +101,47 @@ pub struct Adoption {
 /// Plans, then (unless a dry run) carries out, the adoption of `request.user`.
 pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Result<Adoption> {
     let config = rotator.config();
-    let (iam, secrets) = (rotator.own_iam(), rotator.secrets());
+    let secrets = rotator.secrets();
     let name = &request.user;
     let refuse = |reason: String| Error::CannotAdopt {
         user: name.clone(),
         reason,
     };
+    // A member account: one the function may reach, or its first rotation would fail.
+    let member = request
+        .account
+        .as_deref()
+        .filter(|a| Some(*a) != account_of(&request.function_arn));
+    let iam = match member {
+        None => AccountIam::Own(rotator.own_iam()),
+        Some(account) => {
+            rotator.may_reach(&request.function_arn, account)?;
+            let iam = rotator
+                .services()
+                .accounts()
+                .role_iam(account, &request.account_role)
+                .await
+                .map_err(|e| {
+                    refuse(format!(
+                        "could not assume {} in account {account} ({e}): pass --account-role with a role there that you may assume and that may read and tag users",
+                        request.account_role
+                    ))
+                })?;
+            AccountIam::Member(iam)
+        }
+    };
+    let iam = &*iam;
     let path = &config.user_path_prefix;
     let prefix = if config.secret_name_prefix.is_empty() {
         "iam-keys/"
     } else {
         &config.secret_name_prefix
     };
-    let secret_name = format!("{prefix}{name}");
+    // The same name may be a user of several accounts: a member's secret is named by both.
+    let secret_name = match member {
+        None => format!("{prefix}{name}"),
+        Some(account) => format!("{prefix}{account}/{name}"),
+    };
     let tag = config.user_tag.as_deref().unwrap_or(DEFAULT_USER_TAG);
     let mut plan = Vec::new();
     let step = |action: PlanAction, detail: String| PlannedStep { action, detail };
@@ -119,7 +161,10 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
     let key_id = match &user {
         None if !request.create => {
             return Err(refuse(format!(
-                "no such user; pass --create to make it under {path}"
+                "no such user{}; pass --create to make it under {path}",
+                member
+                    .map(|a| format!(" in account {a}"))
+                    .unwrap_or_default()
             )));
         }
         None => {
@@ -220,9 +265,16 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
             None => None,
         };
         let holder = current.and_then(|v| KeySecret::parse(v.text.expose_secret()).ok());
-        if holder.as_ref().map(|h| h.user_name()) != Some(name.as_str()) {
+        let names_the_user = holder.as_ref().is_some_and(|h| {
+            h.user_name() == name
+                && account_of_user(&secret.arn, h) == member.or(account_of(&secret.arn))
+        });
+        if !names_the_user {
             return Err(refuse(format!(
-                "secret {secret_name} exists but does not name user {name} in UserName"
+                "secret {secret_name} exists but does not name user {name}{} in UserName and AccountId",
+                member
+                    .map(|a| format!(" of account {a}"))
+                    .unwrap_or_default()
             )));
         }
     } else {
@@ -293,6 +345,9 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
         Some(secret) => secret.arn.clone(),
         None => {
             let mut value = json!({"UserName": name});
+            if let Some(account) = member {
+                value["AccountId"] = json!(account);
+            }
             if let Some(id) = &key_id {
                 value["AccessKeyId"] = json!(id);
             }
@@ -343,69 +398,4 @@ fn destinations<X: Services>(
         .destinations(user, &secret)
         .map_err(|e| refuse(format!("--deliver-to: {e}")))?;
     Ok(values)
-}
-
-/// Whether a secret exists under this ARN or name (a binding to a deleted one may be replaced).
-async fn secret_exists<S: SecretStore>(secrets: &S, id: &str) -> Result<bool> {
-    match secrets.describe(id).await {
-        Ok(_) => Ok(true),
-        Err(Error::Aws {
-            code: Some(code), ..
-        }) if code == "ResourceNotFoundException" => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Who else a resource policy lets read the secret, in a line for the operator.
-fn describe_policy(policy: Option<&str>) -> String {
-    let Some(policy) = policy else {
-        return "no resource policy: only principals of this account whose own IAM policies allow it can read it".to_string();
-    };
-    let Ok(document) = serde_json::from_str::<serde_json::Value>(policy) else {
-        return "a resource policy that is not JSON; read it before trusting the secret"
-            .to_string();
-    };
-    let statements = match &document["Statement"] {
-        serde_json::Value::Array(list) => list.clone(),
-        one => vec![one.clone()],
-    };
-    let reads = |action: &serde_json::Value| {
-        let grants = |a: &str| {
-            let a = a.to_ascii_lowercase();
-            a == "*" || a == "secretsmanager:*" || a == "secretsmanager:getsecretvalue"
-        };
-        match action {
-            serde_json::Value::String(a) => grants(a),
-            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).any(grants),
-            _ => false,
-        }
-    };
-    let readers: Vec<String> = statements
-        .iter()
-        .filter(|s| s["Effect"] == "Allow" && reads(&s["Action"]))
-        .map(|s| s["Principal"].to_string())
-        .collect();
-    if readers.is_empty() {
-        "a resource policy that lets no one else read it (no Allow of GetSecretValue)".to_string()
-    } else {
-        format!(
-            "its resource policy lets others read it: {}",
-            readers.join(", ")
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_resource_policy_is_told_by_who_it_lets_read() {
-        assert!(describe_policy(None).starts_with("no resource policy"));
-        let open = r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]}"#;
-        assert!(describe_policy(Some(open)).contains("210987654321"));
-        let closed = r#"{"Statement": {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}}"#;
-        assert!(describe_policy(Some(closed)).contains("no one else"));
-        assert!(describe_policy(Some("{")).contains("not JSON"));
-    }
 }
