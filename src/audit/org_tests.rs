@@ -252,6 +252,23 @@ async fn a_user_tagged_exempt_gets_no_finding() {
     assert!(report.findings.iter().any(|f| f.finding.user == "deployer"));
 }
 
+/// Imports into `hub` now, with no deadline.
+async fn import_now(
+    hub: &FakeHub,
+    findings: &[(String, &super::Finding)],
+    judged: &Judged,
+) -> super::security_hub::Imported {
+    import(
+        hub,
+        &destination(),
+        findings,
+        judged,
+        SystemTime::now(),
+        None,
+    )
+    .await
+}
+
 fn destination() -> Destination {
     Destination {
         partition: "aws".into(),
@@ -271,13 +288,10 @@ async fn import_report(world: &World, report: &OrgAudit) -> super::security_hub:
         .iter()
         .map(|a| a.account.account.clone())
         .collect();
-    import(
+    import_now(
         world.rotator.security_hub(),
-        &destination(),
         &findings,
-        &Judged::accounts(audited.clone()),
-        SystemTime::now(),
-        None,
+        &Judged::accounts(audited),
     )
     .await
 }
@@ -369,15 +383,7 @@ async fn findings_go_to_security_hub_a_hundred_at_a_time() {
     let refs: Vec<(String, &super::Finding)> =
         findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
 
-    let imported = import(
-        &hub,
-        &destination(),
-        &refs,
-        &Judged::default(),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    let imported = import_now(&hub, &refs, &Judged::default()).await;
 
     assert_eq!(imported.imported, 250);
     assert_eq!(*hub.calls.lock().unwrap(), [100, 100, 50]);
@@ -404,15 +410,7 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
     let refs = [(MANAGEMENT.to_string(), &a), (MANAGEMENT.to_string(), &b)];
     let audited = HashSet::from([MANAGEMENT.to_string()]);
 
-    import(
-        &hub,
-        &destination(),
-        &refs,
-        &Judged::accounts(audited.clone()),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    import_now(&hub, &refs, &Judged::accounts(audited.clone())).await;
 
     let stored = hub.findings.lock().unwrap().clone();
     assert_eq!(stored.len(), 2);
@@ -430,15 +428,7 @@ async fn findings_about_no_user_neither_collide_nor_go_without_a_resource() {
         about("iam-keys/b", "AccessDeniedException: not the CLI's"),
     );
     let refs = [(MANAGEMENT.to_string(), &a), (MANAGEMENT.to_string(), &b)];
-    let again = import(
-        &hub,
-        &destination(),
-        &refs,
-        &Judged::accounts(audited.clone()),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    let again = import_now(&hub, &refs, &Judged::accounts(audited.clone())).await;
     assert_eq!((again.imported, again.resolved), (2, 0));
     assert_eq!(hub.findings.lock().unwrap().len(), 2);
 }
@@ -626,15 +616,7 @@ async fn security_hub_failing_with_nothing_to_import_still_counts_for_the_alarm(
     *hub.not_enabled.lock().unwrap() = true;
     let audited = HashSet::from([PAYMENTS.to_string()]);
 
-    let imported = import(
-        &hub,
-        &destination(),
-        &[],
-        &Judged::accounts(audited),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    let imported = import_now(&hub, &[], &Judged::accounts(audited)).await;
 
     assert!(imported.failed.is_some());
     assert_eq!(imported.not_imported(), 1);
@@ -680,15 +662,7 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
         findings.iter().map(|f| (PAYMENTS.to_string(), f)).collect();
     let audited = HashSet::from([PAYMENTS.to_string()]);
 
-    let cut = import(
-        &hub,
-        &destination(),
-        &refs,
-        &Judged::accounts(audited.clone()),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    let cut = import_now(&hub, &refs, &Judged::accounts(audited.clone())).await;
 
     assert_eq!((cut.imported, cut.not_written), (100, 150));
     let failure = cut.failed.expect("the throttling is reported");
@@ -696,15 +670,7 @@ async fn an_import_cut_off_midway_keeps_what_it_wrote_and_the_next_run_writes_th
     assert_eq!(hub.findings.lock().unwrap().len(), 100);
 
     *hub.throttled_after.lock().unwrap() = None;
-    let again = import(
-        &hub,
-        &destination(),
-        &refs,
-        &Judged::accounts(audited.clone()),
-        SystemTime::now(),
-        None,
-    )
-    .await;
+    let again = import_now(&hub, &refs, &Judged::accounts(audited.clone())).await;
     assert_eq!((again.imported, again.resolved), (250, 0));
     assert!(again.failed.is_none());
     assert_eq!(hub.findings.lock().unwrap().len(), 250);
