@@ -77,19 +77,7 @@ impl MemberBed {
         let iam = aws_sdk_iam::Client::new(&moto.sdk_config_in(account).await);
         let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
         let user = unique("deployer");
-        iam.create_user()
-            .user_name(&user)
-            .path(path)
-            .send()
-            .await
-            .expect("CreateUser");
-        let key = iam
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await
-            .expect("CreateAccessKey");
-        let key = key.access_key().expect("a key");
+        let key = support::user_with_key(&iam, &user, path).await;
         let value = json!({"UserName": user, "AccountId": account, "AccessKeyId": key.access_key_id(),
             "SecretAccessKey": key.secret_access_key()});
         let secret_name = format!("iam-keys/{}", unique("member"));
@@ -440,20 +428,8 @@ async fn adopt_brings_a_member_accounts_user_under_rotation_there_and_keeps_its_
     let account = member_account(Some(FUNCTION_ROLE), EXTERNAL_ID);
     let iam = aws_sdk_iam::Client::new(&moto().sdk_config_in(&account).await);
     let user = unique("legacy");
-    iam.create_user()
-        .user_name(&user)
-        .path("/rotated/")
-        .send()
+    let adopted = support::user_with_key(&iam, &user, "/rotated/")
         .await
-        .expect("CreateUser");
-    let adopted = iam
-        .create_access_key()
-        .user_name(&user)
-        .send()
-        .await
-        .expect("CreateAccessKey")
-        .access_key()
-        .expect("a key")
         .access_key_id()
         .to_string();
 

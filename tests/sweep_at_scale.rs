@@ -38,19 +38,7 @@ async fn a_sweep_longer_than_its_deadline_goes_on_in_a_chain_that_visits_every_s
     let mut names = Vec::new();
     for n in 0..SECRETS {
         let user = unique(&format!("fleet-{n:02}"));
-        iam.create_user()
-            .user_name(&user)
-            .path("/rotated/")
-            .send()
-            .await
-            .expect("CreateUser");
-        let key = iam
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await
-            .expect("CreateAccessKey");
-        let key = key.access_key().expect("a key");
+        let key = support::user_with_key(&iam, &user, "/rotated/").await;
         let name = format!("iam-keys/{user}");
         let value = json!({"UserName": user, "AccessKeyId": key.access_key_id(), "SecretAccessKey": key.secret_access_key()});
         sm.create_secret()

@@ -12,6 +12,7 @@ mod render_org;
 pub mod run;
 mod secrets;
 pub mod security_hub;
+mod selection;
 mod unseen;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -332,9 +332,33 @@ mod matching_by_id_and_date {
     }
 }
 
+/// The audit of ci-bot's row (`keys`: each slot's active flag and date, or "false,N/A") through
+/// the fakes, its secret `secrets` under `iam-keys/`.
+async fn audit_ci_bot(
+    iam: crate::fakes::FakeIam,
+    secrets: crate::fakes::FakeSecrets,
+    keys: [String; 2],
+) -> super::Audit {
+    let made = humantime::format_rfc3339_seconds(SystemTime::now());
+    let [one, two] = keys;
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,{one},N/A,{two},N/A\n"
+    );
+    secrets.state().name = "iam-keys/ci-bot".into();
+    let config = crate::Config {
+        secret_name_prefix: "iam-keys/".into(),
+        ..crate::Config::default()
+    };
+    let sts = crate::fakes::FakeSts::new(iam.clone());
+    let rotator = crate::engine::Rotator::new(secrets, iam, sts, config);
+    audit(&rotator, Some(csv), SystemTime::now(), |_| {})
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() {
-    use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+    use crate::fakes::{FakeIam, FakeSecrets};
     use crate::services::IamKeys as _;
 
     let iam = FakeIam::default();
@@ -342,23 +366,9 @@ async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() 
     let key = iam.create_key("ci-bot").await.unwrap();
     let value = serde_json::json!({"UserName": "ci-bot", "AccessKeyId": key.id});
     let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
-    {
-        let mut state = secrets.state();
-        state.name = "iam-keys/ci-bot".into();
-        state.unreadable = Some(("DecryptionFailure".into(), "can't decrypt".into()));
-    }
+    secrets.state().unreadable = Some(("DecryptionFailure".into(), "can't decrypt".into()));
     let made = humantime::format_rfc3339_seconds(SystemTime::now());
-    let csv = format!(
-        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,true,{made},N/A,false,N/A,N/A\n"
-    );
-    let config = crate::Config {
-        secret_name_prefix: "iam-keys/".into(),
-        ..crate::Config::default()
-    };
-    let rotator = crate::engine::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
-    let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
-        .await
-        .unwrap();
+    let audit = audit_ci_bot(iam, secrets, [format!("true,{made}"), "false,N/A".into()]).await;
     let checks: Vec<_> = audit.findings.iter().map(|f| f.check).collect();
     assert_eq!(checks, ["unreadable-secret"]);
     assert_eq!(audit.findings[0].user, "ci-bot");
@@ -368,7 +378,7 @@ async fn through_the_fakes_an_unreadable_secret_leaves_its_users_key_unjudged() 
 
 #[tokio::test]
 async fn keys_made_in_the_same_second_that_a_secret_may_hold_are_never_called_unmanaged() {
-    use crate::fakes::{FakeIam, FakeSecrets, FakeSts};
+    use crate::fakes::{FakeIam, FakeSecrets};
     use crate::services::IamKeys as _;
 
     // A rotation moments after the user was made: both keys Active, made in the same second, so
@@ -383,20 +393,13 @@ async fn keys_made_in_the_same_second_that_a_secret_may_hold_are_never_called_un
     }
     let value = serde_json::json!({"UserName": "ci-bot", "AccessKeyId": new.id});
     let secrets = FakeSecrets::rotation_started("v1", value.to_string(), "t1");
-    secrets.state().name = "iam-keys/ci-bot".into();
     let made = humantime::format_rfc3339_seconds(made);
-    let csv = format!(
-        "user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\nci-bot,arn:aws:iam::123456789012:user/rotated/ci-bot,{made},false,N/A,false,true,{made},N/A,true,{made},N/A\n"
-    );
-    let config = crate::Config {
-        secret_name_prefix: "iam-keys/".into(),
-        ..crate::Config::default()
-    };
-    let rotator = crate::engine::Rotator::new(secrets, iam.clone(), FakeSts::new(iam), config);
-
-    let audit = audit(&rotator, Some(csv), SystemTime::now(), |_| {})
-        .await
-        .unwrap();
+    let audit = audit_ci_bot(
+        iam,
+        secrets,
+        [format!("true,{made}"), format!("true,{made}")],
+    )
+    .await;
 
     let checks: Vec<_> = audit.findings.iter().map(|f| f.check).collect();
     assert_eq!(checks, ["two-active-keys"], "{:?}", audit.findings);

@@ -307,19 +307,7 @@ impl Bed {
         let iam = aws_sdk_iam::Client::new(&sdk);
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let user = unique("ci-bot");
-        iam.create_user()
-            .user_name(&user)
-            .path("/rotated/")
-            .send()
-            .await
-            .expect("CreateUser");
-        let key = iam
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await
-            .expect("CreateAccessKey");
-        let key = key.access_key().expect("a key");
+        let key = user_with_key(&iam, &user, "/rotated/").await;
         // Under the template's secret name prefix, so the least-privilege policy allows it.
         let secret_name = format!("iam-keys/{}", unique("ci-bot"));
         let created = sm
@@ -744,4 +732,27 @@ pub async fn invoke(moto: &Moto, event: &Value) -> Value {
         .await
         .expect("Invoke");
     serde_json::from_slice(out.payload().expect("a payload").as_ref()).expect("JSON")
+}
+
+/// A new IAM user `user` under `path` with one access key, made through `iam` (whichever account
+/// it reaches); the key.
+pub async fn user_with_key(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    path: &str,
+) -> aws_sdk_iam::types::AccessKey {
+    iam.create_user()
+        .user_name(user)
+        .path(path)
+        .send()
+        .await
+        .expect("CreateUser");
+    iam.create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .expect("CreateAccessKey")
+        .access_key()
+        .expect("a key")
+        .clone()
 }
