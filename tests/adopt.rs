@@ -15,37 +15,43 @@ const GITHUB_CREDENTIALS: &str = "github/adopt-credentials";
 
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        Moto::start(&[
-            "--function-binary",
-            env!("CARGO_BIN_EXE_iam-key-rotator"),
-            "--function-env",
-            "ROTATOR_USER_PATH_PREFIX=/rotated/",
-            "--function-env",
-            &format!("ROTATOR_USER_TAG={TAG}"),
-            "--function-env",
-            "ROTATOR_SSM_PREFIX=/ci/",
-            "--function-env",
-            "ROTATOR_GITHUB_OWNERS=acme",
-            "--function-env",
-            &format!("ROTATOR_GITHUB_CREDENTIALS={GITHUB_CREDENTIALS}"),
-        ])
-    })
+    MOTO.get_or_init(start)
+}
+
+/// A server whose function is the built binary, set as these tests' deployment.
+fn start() -> Moto {
+    Moto::start(&[
+        "--function-binary",
+        env!("CARGO_BIN_EXE_iam-key-rotator"),
+        "--function-env",
+        "ROTATOR_USER_PATH_PREFIX=/rotated/",
+        "--function-env",
+        &format!("ROTATOR_USER_TAG={TAG}"),
+        "--function-env",
+        "ROTATOR_SSM_PREFIX=/ci/",
+        "--function-env",
+        "ROTATOR_GITHUB_OWNERS=acme",
+        "--function-env",
+        &format!("ROTATOR_GITHUB_CREDENTIALS={GITHUB_CREDENTIALS}"),
+    ])
 }
 
 fn adopt(user: &str, extra: &[&str]) -> Output {
+    adopt_on(moto(), user, extra)
+}
+
+fn adopt_on(moto: &Moto, user: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "adopt",
         "--user",
         user,
         "--function-arn",
-        &moto().rotation_lambda_arn,
+        &moto.rotation_lambda_arn,
         "--output",
         "json",
     ];
     args.extend(extra);
-    moto()
-        .cli()
+    moto.cli()
         .args(&args)
         .env("ROTATOR_USER_PATH_PREFIX", "/rotated/")
         .env("ROTATOR_USER_TAG", TAG)
@@ -144,25 +150,7 @@ impl Account {
     }
 
     async fn keys(&self, user: &str) -> Vec<(String, String)> {
-        let out = self
-            .iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap();
-        let mut keys: Vec<_> = out
-            .access_key_metadata()
-            .iter()
-            .map(|k| {
-                (
-                    k.access_key_id().unwrap().to_string(),
-                    k.status().unwrap().as_str().to_string(),
-                )
-            })
-            .collect();
-        keys.sort();
-        keys
+        support::keys_of(&self.iam, user).await
     }
 
     async fn current(&self, user: &str) -> Value {
@@ -571,4 +559,37 @@ async fn a_deliver_to_outside_the_functions_limits_is_refused_and_nothing_change
         assert!(!account.has_secret(&user).await, "a secret was made");
         assert_eq!(account.binding(&user).await, None);
     }
+}
+
+#[tokio::test]
+async fn a_second_run_while_list_secrets_lags_still_finds_the_secret_the_first_made() {
+    // A server of its own: the listing is frozen for every caller while the test runs.
+    let moto = start();
+    let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+    let user = unique("adoptee");
+    let first_key = support::user_with_key(&iam, &user, "/rotated/")
+        .await
+        .access_key_id()
+        .to_string();
+    // AWS's ListSecrets "might not reflect changes from the last five minutes".
+    moto.control(serde_json::json!({"op": "listing_snapshot"}));
+
+    let first = adopt_on(&moto, &user, &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = adopt_on(&moto, &user, &[]);
+
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    let again: Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_eq!(again["plan"], serde_json::json!([]), "{again}");
+    assert!(
+        support::keys_of(&iam, &user)
+            .await
+            .contains(&(first_key, "Active".to_string()))
+    );
 }

@@ -130,26 +130,7 @@ impl MemberBed {
     }
 
     async fn keys(&self) -> Vec<(String, String)> {
-        let out = self
-            .iam
-            .list_access_keys()
-            .user_name(&self.user)
-            .send()
-            .await
-            .expect("ListAccessKeys");
-        let mut keys: Vec<(String, String)> = out
-            .access_key_metadata()
-            .iter()
-            .map(|k| {
-                let status = k
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                (k.access_key_id().unwrap_or_default().to_string(), status)
-            })
-            .collect();
-        keys.sort();
-        keys
+        support::keys_of(&self.iam, &self.user).await
     }
 
     async fn current(&self) -> Value {
@@ -463,24 +444,7 @@ async fn adopt_brings_a_member_accounts_user_under_rotation_there_and_keeps_its_
     // nothing uses it (the sweep's quiet rule).
     let new_key = current["AccessKeyId"].as_str().expect("a key").to_string();
     assert_ne!(new_key, adopted, "{printed}");
-    let mut keys: Vec<(String, String)> = iam
-        .list_access_keys()
-        .user_name(&user)
-        .send()
-        .await
-        .expect("ListAccessKeys")
-        .access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap_or_default().to_string(),
-                k.status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
-    keys.sort();
+    let keys = support::keys_of(&iam, &user).await;
     let mut expected = vec![
         (adopted, "Active".to_string()),
         (new_key, "Active".to_string()),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 mod trust;
 
-use trust::{describe_policy, secret_exists};
+use trust::{describe_policy, secret_exists, secret_named};
 
 use crate::accounts::{AccountIam, account_of, account_of_user};
 use crate::delivery::{DESTINATIONS, parse_shorthand};
@@ -150,11 +150,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
     let destinations = destinations(rotator, name, &request.deliver_to)?;
 
     // The secret, when an earlier run made it: then the key it holds is settled already.
-    let existing = secrets
-        .list_secrets(&secret_name)
-        .await?
-        .into_iter()
-        .find(|s| s.name == secret_name);
+    let existing = secret_named(secrets, &secret_name).await?;
 
     // The user, and the key consumers use now.
     let user = iam.user(name).await?;

@@ -2,15 +2,38 @@
 //! lets read it, said for the operator who vouches for it.
 
 use crate::error::{Error, Result};
-use crate::services::SecretStore;
+use crate::services::{SecretInfo, SecretStore};
 
 /// Whether a secret exists under this ARN or name (a binding to a deleted one may be replaced).
 pub(super) async fn secret_exists<S: SecretStore>(secrets: &S, id: &str) -> Result<bool> {
+    Ok(described(secrets, id).await?.is_some())
+}
+
+/// The secret named exactly `name`, read with DescribeSecret: ListSecrets may be minutes behind,
+/// and a second adopt run must find the secret the first one made.
+pub(super) async fn secret_named<S: SecretStore>(
+    secrets: &S,
+    name: &str,
+) -> Result<Option<SecretInfo>> {
+    Ok(described(secrets, name)
+        .await?
+        .filter(|s| names_exactly(&s.arn, name)))
+}
+
+/// Whether `arn` is the secret named `name` (its ARN ends in the name, "-" and six characters):
+/// AWS may take a name ending in "-" and six characters for a partial ARN of another secret.
+fn names_exactly(arn: &str, name: &str) -> bool {
+    arn.rsplit_once(":secret:")
+        .and_then(|(_, rest)| rest.strip_prefix(name)?.strip_prefix('-'))
+        .is_some_and(|suffix| suffix.len() == 6)
+}
+
+async fn described<S: SecretStore>(secrets: &S, id: &str) -> Result<Option<SecretInfo>> {
     match secrets.describe(id).await {
-        Ok(_) => Ok(true),
+        Ok(info) => Ok(Some(info)),
         Err(Error::Aws {
             code: Some(code), ..
-        }) if code == "ResourceNotFoundException" => Ok(false),
+        }) if code == "ResourceNotFoundException" => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -57,6 +80,18 @@ pub(super) fn describe_policy(policy: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_found_by_its_exact_name_only() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-keys/ci-bot-AbCdEf";
+        assert!(names_exactly(arn, "iam-keys/ci-bot"));
+        // A shorter name, or a longer one AWS answered with another secret, is not this one.
+        assert!(!names_exactly(arn, "iam-keys/ci"));
+        let other =
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-keys/ci-bot-abcdef-XyZ123";
+        assert!(!names_exactly(other, "iam-keys/ci-bot"));
+        assert!(!names_exactly("iam-keys/ci-bot", "iam-keys/ci-bot"));
+    }
 
     #[test]
     fn a_resource_policy_is_told_by_who_it_lets_read() {

@@ -756,3 +756,26 @@ pub async fn user_with_key(
         .expect("a key")
         .clone()
 }
+
+/// A user's keys as IAM lists them now, (id, status), sorted.
+pub async fn keys_of(iam: &aws_sdk_iam::Client, user: &str) -> Vec<(String, String)> {
+    let out = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .expect("ListAccessKeys");
+    let mut keys: Vec<(String, String)> = out
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            let status = k.status().map(|s| s.as_str().to_string());
+            (
+                k.access_key_id().unwrap_or_default().to_string(),
+                status.unwrap_or_default(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
