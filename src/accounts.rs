@@ -48,8 +48,8 @@ impl<X: Services> Rotator<X> {
         secret_arn: &str,
         account: Option<&str>,
     ) -> Result<AccountIam<'_, X::Iam>> {
-        match account {
-            Some(account) if Some(account) != account_of(secret_arn) => {
+        match member_account(account, secret_arn) {
+            Some(account) => {
                 self.may_reach(secret_arn, account)?;
                 let iam = self
                     .services()
@@ -81,6 +81,12 @@ impl<X: Services> Rotator<X> {
         }
         Ok(())
     }
+}
+
+/// The member account `account` names, seen from the account `home_arn` lives in (a secret's, or
+/// the function's): `None` when it names that account itself, or none.
+pub fn member_account<'a>(account: Option<&'a str>, home_arn: &str) -> Option<&'a str> {
+    account.filter(|a| Some(*a) != account_of(home_arn))
 }
 
 /// The account `secret`'s user is in: its `AccountId`, else the account the secret lives in.
@@ -135,5 +141,16 @@ mod tests {
         assert_eq!(partition_of(arn), "aws-cn");
         assert_eq!(account_of("ci-bot"), None);
         assert_eq!(partition_of("ci-bot"), "aws");
+    }
+
+    #[test]
+    fn an_account_is_a_member_account_only_seen_from_another() {
+        let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-keys/ci-AbCdEf";
+        assert_eq!(
+            member_account(Some("111122223333"), secret),
+            Some("111122223333")
+        );
+        assert_eq!(member_account(Some("123456789012"), secret), None);
+        assert_eq!(member_account(None, secret), None);
     }
 }

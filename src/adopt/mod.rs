@@ -13,7 +13,7 @@ mod trust;
 
 use trust::{describe_policy, secret_exists, secret_named};
 
-use crate::accounts::{AccountIam, account_of, account_of_user};
+use crate::accounts::{AccountIam, account_of, account_of_user, member_account};
 use crate::delivery::{DESTINATIONS, parse_shorthand};
 use crate::engine::Rotator;
 use crate::error::{Error, Result};
@@ -108,10 +108,7 @@ pub async fn adopt<X: Services>(rotator: &Rotator<X>, request: &Request) -> Resu
         reason,
     };
     // A member account: one the function may reach, or its first rotation would fail.
-    let member = request
-        .account
-        .as_deref()
-        .filter(|a| Some(*a) != account_of(&request.function_arn));
+    let member = member_account(request.account.as_deref(), &request.function_arn);
     let iam = match member {
         None => AccountIam::Own(rotator.own_iam()),
         Some(account) => {

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use secrecy::ExposeSecret;
 
 use super::checks::Managed;
+use crate::accounts::member_account;
 use crate::delivery::{self, DESTINATIONS};
 use crate::error::Result;
 use crate::secret::KeySecret;
@@ -93,11 +94,9 @@ pub async fn read<S: SecretStore>(secrets: &S, prefix: &str) -> Result<SecretKey
             continue;
         };
         // A user of another account is not this account's user of that name.
-        let users = match secret.account_id() {
-            Some(account) if Some(account) != crate::accounts::account_of(&value.arn) => {
-                by_member.entry(account.to_string()).or_default()
-            }
-            _ => &mut by_user,
+        let users = match member_account(secret.account_id(), &value.arn) {
+            Some(account) => by_member.entry(account.to_string()).or_default(),
+            None => &mut by_user,
         };
         let summary = by_arn.get(value.arn.as_str());
         let last_rotated = summary.and_then(|s| s.last_rotated);

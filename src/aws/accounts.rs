@@ -1,6 +1,7 @@
 //! Member accounts through STS AssumeRole: the roles `member-role.yaml` makes in each account,
 //! the rotation role assumed with the secret's ARN as a session tag (one session per account and
-//! secret), the audit role without; each session kept until shortly before it expires.
+//! secret), the audit role (or the role adopt acts through) without; each session kept until
+//! shortly before it expires.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -165,10 +166,10 @@ impl MemberAccounts<IamClient> for AssumedRoles {
     }
 
     async fn role_iam(&self, account: &str, role: &str) -> Result<IamClient> {
-        // The audit's own partition: the one its region lies in.
+        // The caller's own partition: the one its region lies in.
         let partition = partition_of_region(self.sdk.region().map(|r| r.as_ref()).unwrap_or(""));
         let role_arn = role_arn(partition, account, role);
-        let key = (account.to_string(), format!("audit:{role}"));
+        let key = (account.to_string(), format!("role:{role}"));
         self.session(key, self.assume(&role_arn, None, None)).await
     }
 }

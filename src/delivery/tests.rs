@@ -157,9 +157,7 @@ impl World {
 
     /// Someone stores `value` under the rotation's token, before createSecret does.
     fn write_pending(&self, value: Value) {
-        let mut state = self.secrets.state();
-        let version = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
-        version.value = Some(value.to_string());
+        self.secrets.set_value(TOKEN, value.to_string());
     }
 
     fn value(&self, label: &str) -> Value {
@@ -515,17 +513,11 @@ async fn a_sweep_that_overlaps_a_rotation_raises_no_stale_delivery() {
 async fn a_cancelled_rotation_of_an_adopted_key_keeps_its_key_which_the_destinations_may_hold() {
     let world = World::new(every_kind()).await;
     // The current value names the key without its secret part, as `adopt` stores it.
-    {
-        let mut state = world.secrets.state();
-        let current = state
-            .versions
-            .iter_mut()
-            .find(|v| v.id == OLD_VERSION)
-            .unwrap();
-        let mut value: Value = serde_json::from_str(current.value.as_ref().unwrap()).unwrap();
-        value.as_object_mut().unwrap().remove("SecretAccessKey");
-        current.value = Some(value.to_string());
-    }
+    world.secrets.edit_value(OLD_VERSION, |value| {
+        value
+            .as_object_mut()
+            .map(|fields| fields.remove("SecretAccessKey"));
+    });
     world.run(Step::CreateSecret).await.unwrap();
     world.run(Step::SetSecret).await.unwrap();
     let pending_id = world.pending_key_id();

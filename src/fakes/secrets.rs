@@ -140,6 +140,24 @@ impl FakeSecrets {
         self.state().calls.push(operation);
     }
 
+    /// Stores `text` as version `id`'s value, as someone who may write the secret could.
+    pub fn set_value(&self, id: &str, text: impl Into<String>) {
+        let mut state = self.state();
+        let version = state.versions.iter_mut().find(|v| v.id == id);
+        version.expect("a version the test made").value = Some(text.into());
+    }
+
+    /// Rewrites version `id`'s JSON value with `edit`, as someone editing the secret by hand.
+    pub fn edit_value(&self, id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut state = self.state();
+        let version = state.versions.iter_mut().find(|v| v.id == id);
+        let version = version.expect("a version the test made");
+        let mut value: serde_json::Value =
+            serde_json::from_str(version.value.as_deref().unwrap_or("{}")).unwrap_or_default();
+        edit(&mut value);
+        version.value = Some(value.to_string());
+    }
+
     pub fn value_labelled(&self, label: &str) -> Option<String> {
         let state = self.state();
         state

@@ -151,7 +151,7 @@ impl<I: Iam> MemberAccounts<I> for NotSetUp {
 
     async fn role_iam(&self, account: &str, _: &str) -> Result<I> {
         Err(Error::InvalidConfig(format!(
-            "this engine was built without member accounts, so it cannot audit {account}"
+            "this engine was built without member accounts, so it cannot reach {account}"
         )))
     }
 }

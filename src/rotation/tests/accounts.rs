@@ -154,13 +154,11 @@ async fn a_pending_value_naming_another_account_is_refused_before_any_step_acts(
         .await
         .unwrap();
     // Someone rewrites the pending value to name the same user in the function's own account.
-    {
-        let mut state = org.secrets.state();
-        let pending = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
-        let mut value: Value = serde_json::from_str(pending.value.as_ref().unwrap()).unwrap();
-        value.as_object_mut().unwrap().remove("AccountId");
-        pending.value = Some(value.to_string());
-    }
+    org.secrets.edit_value(TOKEN, |value| {
+        value
+            .as_object_mut()
+            .map(|fields| fields.remove("AccountId"));
+    });
     let fresh = FakeOrgRotator::with_services(
         Clients {
             secrets: org.secrets.clone(),
@@ -188,17 +186,9 @@ async fn a_pending_value_naming_another_account_is_refused_before_any_step_acts(
 #[tokio::test]
 async fn without_member_accounts_set_up_the_error_says_how_to_reach_one() {
     let world = World::new().await;
-    {
-        let mut state = world.secrets.state();
-        let current = state
-            .versions
-            .iter_mut()
-            .find(|v| v.id == OLD_VERSION)
-            .unwrap();
-        let mut value: Value = serde_json::from_str(current.value.as_ref().unwrap()).unwrap();
-        value["AccountId"] = json!(MEMBER);
-        current.value = Some(value.to_string());
-    }
+    world
+        .secrets
+        .edit_value(OLD_VERSION, |value| value["AccountId"] = json!(MEMBER));
 
     let err = world.run(Step::CreateSecret).await.unwrap_err();
 

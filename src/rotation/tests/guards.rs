@@ -483,12 +483,8 @@ async fn cancel_deletes_the_pending_key_only_when_it_was_never_used() {
 /// A pending version written by hand under the token, naming another user (its own key included),
 /// as someone who may write this secret could store one.
 fn forge_pending_for(world: &World, user: &str, key_id: &str) {
-    let mut state = world.secrets.state();
-    let token = state.versions.iter_mut().find(|v| v.id == TOKEN).unwrap();
-    token.value = Some(
-        json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": "forged", "Team": "platform"})
-            .to_string(),
-    );
+    let forged = json!({"UserName": user, "AccessKeyId": key_id, "SecretAccessKey": "forged", "Team": "platform"});
+    world.secrets.set_value(TOKEN, forged.to_string());
 }
 
 /// A rotator as a fresh process has it: it knows no value yet.
@@ -583,15 +579,7 @@ async fn cancel_never_deletes_a_pending_key_it_cannot_compare_with_the_secrets_u
         .unwrap()
         .to_string();
     // Someone stored a value under AWSCURRENT that is no key secret at all.
-    {
-        let mut state = world.secrets.state();
-        let current = state
-            .versions
-            .iter_mut()
-            .find(|v| v.id == OLD_VERSION)
-            .unwrap();
-        current.value = Some("not a key secret".into());
-    }
+    world.secrets.set_value(OLD_VERSION, "not a key secret");
 
     let changes = cli_driver::cancel(&world.rotator, SECRET).await.unwrap();
 
